@@ -1,0 +1,117 @@
+/*
+ * kernels/backend.h - the compute backend interface.
+ *
+ * The model graph (src/model.c) runs every op through this table, so the
+ * core never names an instruction set or CUDA. The CPU backend
+ * (kernels/cpu/backend_cpu.c) implements it now; a CUDA backend implements
+ * the same table later.
+ *
+ * Buffers handed to ops are backend memory: for the CPU backend that is
+ * ordinary host memory from be->ops->alloc.
+ */
+#ifndef NRV_KERNELS_BACKEND_H
+#define NRV_KERNELS_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/quant.h"
+
+/* A 2-D weight: ne1 rows of ne0 elements each, rows contiguous. */
+struct nrv_tensor {
+	int type;          /* enum nrv_type */
+	int64_t ne0;       /* row length, elements */
+	int64_t ne1;       /* rows */
+	size_t row_bytes;  /* bytes of one row */
+	const void *data;  /* host bytes (file mapping or arena), row-major */
+	void *dev;         /* backend copy, when the backend keeps one */
+	const char *name;  /* for messages */
+};
+
+/*
+ * A sequence's KV cache for one layer, as the attention op sees it:
+ * `n_blocks` blocks of `block_tokens` positions; position p lives in
+ * block blocks[p / block_tokens], slot p % block_tokens. Each slot holds
+ * kv_dim = n_kv_head * head_dim half floats for K and as many for V.
+ */
+struct nrv_kv_view {
+	nrv_half *k;            /* base of the K pool: (n_pool_blocks, block_tokens, kv_dim) */
+	nrv_half *v;            /* base of the V pool, same shape */
+	const int32_t *blocks;  /* block table of this sequence */
+	int n_blocks;
+	int block_tokens;
+	int kv_dim;
+};
+
+struct nrv_attn_params {
+	int n_head;
+	int n_kv_head;
+	int head_dim;
+	float scale;  /* usually 1/sqrt(head_dim) */
+};
+
+struct nrv_backend_cfg {
+	int n_threads;        /* worker threads (>= 1) */
+	const int *cores;     /* core ids to pin to, or NULL */
+	int n_cores;
+	int max_tokens;       /* most tokens in one step */
+	int max_row;          /* longest weight row (elements) */
+	int max_ctx;          /* longest sequence (positions) */
+	int max_heads;        /* most attention heads */
+};
+
+struct nrv_backend;
+
+struct nrv_backend_ops {
+	const char *name;
+
+	/* Create / destroy. destroy accepts NULL. Returns 0 or -errno. */
+	int (*create)(const struct nrv_backend_cfg *cfg, struct nrv_backend **out);
+	void (*destroy)(struct nrv_backend *be);
+
+	/* Backend memory (aligned to 64 bytes, zeroed). free accepts NULL. */
+	void *(*alloc)(struct nrv_backend *be, size_t bytes);
+	void (*free)(struct nrv_backend *be, void *p);
+
+	/* Make a weight usable by this backend (copy to device, repack...). */
+	int (*upload)(struct nrv_backend *be, struct nrv_tensor *t);
+
+	/* out[i, :] = dequant(emb row ids[i]); out is (n, emb->ne0). */
+	void (*get_rows)(struct nrv_backend *be, const struct nrv_tensor *emb,
+			 const int32_t *ids, int n, float *out);
+	/* y[i, r] = dot(w row r, x[i, :]) for i < n; x is (n, w->ne0), y is (n, w->ne1). */
+	void (*matmul)(struct nrv_backend *be, const struct nrv_tensor *w,
+		       const float *x, int n, float *y);
+	/* y[i] = rmsnorm(x[i]) * w for n rows of dim. */
+	void (*rmsnorm)(struct nrv_backend *be, const float *x, const float *w,
+			float *y, int n, int dim, float eps);
+	/* Rotary embedding in place on x: (n, n_head, head_dim), token i at pos[i]. */
+	void (*rope)(struct nrv_backend *be, float *x, int n, int n_head, int head_dim,
+		     int n_rot, const int32_t *pos, float freq_base, int mode);
+	/* Store k, v: (n, kv_dim) at positions pos[i] of the view. */
+	void (*kv_store)(struct nrv_backend *be, const struct nrv_kv_view *kv,
+			 const float *k, const float *v, int n, const int32_t *pos);
+	/* Causal attention of n queries q: (n, n_head, head_dim), query i at
+	 * pos[i] attending to positions 0..pos[i] of kv; out like q. */
+	void (*attention)(struct nrv_backend *be, const struct nrv_attn_params *p,
+			  const struct nrv_kv_view *kv, const float *q, int n,
+			  const int32_t *pos, float *out);
+	/* out = silu(gate) * up over n floats. */
+	void (*swiglu)(struct nrv_backend *be, const float *gate, const float *up,
+		       float *out, int n);
+	/* y += x over n floats. */
+	void (*add)(struct nrv_backend *be, float *y, const float *x, int n);
+
+	/* Wait for queued work; 0 or -errno. */
+	int (*sync)(struct nrv_backend *be);
+};
+
+/* Every backend struct starts with its ops table. */
+struct nrv_backend {
+	const struct nrv_backend_ops *ops;
+};
+
+/* The CPU backend's table (kernels/cpu/backend_cpu.c). */
+extern const struct nrv_backend_ops nrv_backend_cpu_ops;
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * kernels/cpu/kernels.h - the CPU kernel table.
+ *
+ * Every kernel has a scalar reference in kernels/cpu/ref/ (suffix _ref),
+ * written for clarity, and may have faster twins in kernels/cpu/x86/<isa>/.
+ * A table of function pointers per instruction set is chosen once at
+ * start-up (nrv_cpu_kernels_select); callers never name an ISA.
+ *
+ * Weight rows are dotted with activations quantized per block to the
+ * weight type's "activation type" (nrv_cpu_act_type): Q8_0 for Q4_0, Q5_0
+ * and Q8_0; Q8_1 for Q4_1 and Q5_1; Q8_K for the K-quants; F32 for the
+ * float types.
+ */
+#ifndef NRV_KERNELS_CPU_KERNELS_H
+#define NRV_KERNELS_CPU_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/quant.h"
+
+/* Dot product of one weight row (n elements) with one activation row in
+ * the weight type's activation format. n is a multiple of the block size. */
+typedef float (*nrv_vec_dot_fn)(int n, const void *w, const void *a);
+/* Quantize n floats to an activation format (n a multiple of its block). */
+typedef void (*nrv_quantize_fn)(const float *x, void *y, int n);
+/* Dequantize n elements of a weight type to floats. */
+typedef void (*nrv_dequant_fn)(const void *x, float *y, int n);
+
+struct nrv_cpu_kernels {
+	const char *isa;                          /* "ref", "avx2", "avx512" */
+	nrv_vec_dot_fn vec_dot[NRV_TYPE_COUNT];   /* by weight type */
+	nrv_quantize_fn quantize[NRV_TYPE_COUNT]; /* by activation type */
+	nrv_dequant_fn dequant[NRV_TYPE_COUNT];   /* by weight type */
+};
+
+/* Activation type a weight type is dotted against, or -1 if unsupported. */
+int nrv_cpu_act_type(int wtype);
+
+/* Bytes of one activation row of n elements for weight type wtype. */
+size_t nrv_cpu_act_row_bytes(int wtype, int n);
+
+/* The scalar reference table (always available). */
+const struct nrv_cpu_kernels *nrv_cpu_kernels_ref(void);
+
+/*
+ * The table for this machine. `force` is NULL for the best the CPU supports,
+ * or "ref" / "avx2" / "avx512" (the NRV_CPU environment variable) to force one.
+ * Returns NULL when the forced ISA is unknown or the CPU lacks it.
+ */
+const struct nrv_cpu_kernels *nrv_cpu_kernels_select(const char *force);
+
+/* ---- scalar reference kernels (kernels/cpu/ref/) ---- */
+
+void nrv_dequant_row_ref(int type, const void *x, float *y, int n);
+void nrv_quantize_q8_0_ref(const float *x, void *y, int n);
+void nrv_quantize_q8_1_ref(const float *x, void *y, int n);
+void nrv_quantize_q8_K_ref(const float *x, void *y, int n);
+
+/* ---- float ops used by the forward pass (kernels/cpu/ref/ops_ref.c) ---- */
+
+/* y = x / rms(x) * w over `dim` elements. */
+void nrv_rmsnorm_ref(const float *x, const float *w, float *y, int dim, float eps);
+/* out[i] = silu(gate[i]) * up[i] */
+void nrv_swiglu_ref(const float *gate, const float *up, float *out, int n);
+/* Rotary embedding on one token's heads, in place: x is (n_head, head_dim).
+ * mode 0 rotates adjacent pairs (x[2i], x[2i+1]) as llama.cpp's NORM RoPE;
+ * mode 2 rotates (x[i], x[i + n_rot/2]) as NEOX. */
+void nrv_rope_ref(float *x, int n_head, int head_dim, int n_rot, int pos, float freq_base, int mode);
+/* In-place softmax over n floats. */
+void nrv_softmax_ref(float *x, int n);
+
+#endif
