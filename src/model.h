@@ -53,4 +53,74 @@ struct nrv_model_config {
 int nrv_model_config_read(const struct nrv_gguf *g, struct nrv_model_config *cfg,
 			  char *err, size_t errlen);
 
+struct nrv_weights;
+struct nrv_tok;
+
+/* One transformer block's weights. Matmul weights are (rows = outputs). */
+struct nrv_layer {
+	const float *attn_norm;  /* (n_embd) */
+	struct nrv_tensor wq;    /* (n_embd) -> (n_head * head_dim) */
+	struct nrv_tensor wk;    /* (n_embd) -> (n_head_kv * head_dim) */
+	struct nrv_tensor wv;    /* (n_embd) -> (n_head_kv * head_dim) */
+	struct nrv_tensor wo;    /* (n_head * head_dim) -> (n_embd) */
+	const float *ffn_norm;   /* (n_embd) */
+	struct nrv_tensor w_gate; /* (n_embd) -> (n_ff) */
+	struct nrv_tensor w_up;   /* (n_embd) -> (n_ff) */
+	struct nrv_tensor w_down; /* (n_ff) -> (n_embd) */
+};
+
+struct nrv_model {
+	struct nrv_model_config cfg;
+	struct nrv_weights *file;    /* the bytes */
+	struct nrv_gguf *gguf;       /* the index */
+	struct nrv_tok *tok;
+	struct nrv_tensor tok_embd;  /* (n_vocab, n_embd) */
+	const float *output_norm;    /* (n_embd) */
+	struct nrv_tensor output;    /* (n_vocab, n_embd): tok_embd when tied */
+	struct nrv_layer *layers;    /* (n_layer) */
+	float *norms;                /* owned storage of every norm weight, as F32 */
+	uint64_t n_params;
+	uint64_t file_size;
+	char path[4096];
+};
+
+/*
+ * Load a model file: map it, parse and validate the GGUF, build the
+ * tokenizer and bind the weight views. Returns 0 or -errno with err set.
+ */
+int nrv_model_load(const char *path, struct nrv_model **out, char *err, size_t errlen);
+void nrv_model_free(struct nrv_model *m);
+
+/* ---- inference context: the per-sequence state of one sequence ---- */
+
+struct nrv_ctx_params {
+	int n_ctx;        /* positions (<= the model's trained context); 0: min(4096, train) */
+	int n_batch;      /* most tokens per step; 0: 512 */
+	int n_threads;    /* 0: 1 */
+	const int *cores; /* pin workers here, or NULL */
+	int n_cores;
+	bool all_logits;  /* keep logits for every token of a step (perplexity, tests) */
+};
+
+struct nrv_ctx;
+
+/* Create a context (backend, KV cache, scratch). Returns 0 or -errno. */
+int nrv_ctx_create(struct nrv_model *m, const struct nrv_ctx_params *p, struct nrv_ctx **out,
+		   char *err, size_t errlen);
+void nrv_ctx_destroy(struct nrv_ctx *c);
+
+/*
+ * Run tokens[0..n) at positions pos0.. through the model, appending to the
+ * KV cache; n may exceed n_batch (it is split). Returns 0, -EINVAL for a
+ * bad token id, or -ENOSPC when pos0 + n exceeds n_ctx.
+ * Logits: those of the last token (or of every token with all_logits) are
+ * available from nrv_ctx_logits afterwards.
+ */
+int nrv_ctx_eval(struct nrv_ctx *c, const int32_t *tokens, int n, int pos0);
+/* Logits of token i of the last eval (i counts from the start of that
+ * eval with all_logits; otherwise only the last token, i = -1). */
+const float *nrv_ctx_logits(const struct nrv_ctx *c, int i);
+int nrv_ctx_n_ctx(const struct nrv_ctx *c);
+const char *nrv_ctx_backend_name(const struct nrv_ctx *c);
+
 #endif

@@ -1,0 +1,312 @@
+/*
+ * kernels/cpu/backend_cpu.c - the CPU implementation of kernels/backend.h.
+ *
+ * Ops run on a persistent pinned thread team (pool.h). Matrix products
+ * quantize the activations once per step to the weight type's activation
+ * format, then split the output rows between the threads in fixed chunks:
+ * each row's reduction is one vec_dot call whose order depends on the row
+ * length only, so results are identical for any thread count and any
+ * number of tokens in the step (batch invariance).
+ *
+ * All scratch is allocated at create from the configured maxima.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/backend.h"
+#include "kernels/cpu/kernels.h"
+#include "kernels/cpu/pool.h"
+
+struct cpu_backend {
+	struct nrv_backend base;
+	const struct nrv_cpu_kernels *k;
+	struct nrv_pool *pool;
+	struct nrv_backend_cfg cfg;
+	void *act;        /* quantized activations: (max_tokens, act row bytes of max_row) */
+	size_t act_row;   /* byte stride of one activation row in act */
+	float *scores;    /* attention scratch: (n_threads, max_ctx) */
+};
+
+static struct cpu_backend *cpu(struct nrv_backend *be)
+{
+	return (struct cpu_backend *)be;
+}
+
+static void *cpu_alloc(struct nrv_backend *be, size_t bytes)
+{
+	(void)be;
+	size_t sz = (bytes + 63) & ~(size_t)63;
+	void *p = aligned_alloc(64, sz ? sz : 64);
+	if (p)
+		memset(p, 0, sz ? sz : 64);
+	return p;
+}
+
+static void cpu_free(struct nrv_backend *be, void *p)
+{
+	(void)be;
+	free(p);
+}
+
+static void cpu_destroy(struct nrv_backend *be)
+{
+	if (!be)
+		return;
+	struct cpu_backend *c = cpu(be);
+	nrv_pool_destroy(c->pool);
+	free(c->act);
+	free(c->scores);
+	free(c);
+}
+
+static int cpu_create(const struct nrv_backend_cfg *cfg, struct nrv_backend **out)
+{
+	*out = NULL;
+	if (cfg->n_threads < 1 || cfg->max_tokens < 1 || cfg->max_row < 1 || cfg->max_ctx < 1)
+		return -EINVAL;
+	const struct nrv_cpu_kernels *k = nrv_cpu_kernels_select(getenv("NRV_CPU"));
+	if (!k)
+		return -ENOTSUP;
+	struct cpu_backend *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->base.ops = &nrv_backend_cpu_ops;
+	c->k = k;
+	c->cfg = *cfg;
+	c->cfg.cores = NULL; /* not kept: the pool copies them */
+	/* The widest activation row: F32 (4 bytes per element) bounds every
+	 * quantized format (at most 36/32 bytes per element). */
+	c->act_row = ((size_t)cfg->max_row * 4 + 63) & ~(size_t)63;
+	c->act = aligned_alloc(64, c->act_row * (size_t)cfg->max_tokens);
+	c->scores = aligned_alloc(64, (((size_t)cfg->max_ctx * sizeof(float) + 63) & ~(size_t)63) *
+				      (size_t)cfg->n_threads);
+	int rc = -ENOMEM;
+	if (c->act && c->scores)
+		rc = nrv_pool_create(cfg->n_threads, cfg->cores, cfg->n_cores, &c->pool);
+	if (rc) {
+		cpu_destroy(&c->base);
+		return rc;
+	}
+	*out = &c->base;
+	return 0;
+}
+
+static int cpu_upload(struct nrv_backend *be, struct nrv_tensor *t)
+{
+	struct cpu_backend *c = cpu(be);
+	if (!c->k->vec_dot[t->type] || nrv_cpu_act_type(t->type) < 0)
+		return -ENOTSUP;
+	if (t->ne0 > c->cfg.max_row)
+		return -EINVAL;
+	return 0;
+}
+
+static void cpu_get_rows(struct nrv_backend *be, const struct nrv_tensor *emb,
+			 const int32_t *ids, int n, float *out)
+{
+	struct cpu_backend *c = cpu(be);
+	for (int i = 0; i < n; i++) {
+		const uint8_t *row = (const uint8_t *)emb->data + (size_t)ids[i] * emb->row_bytes;
+		c->k->dequant[emb->type](row, out + (size_t)i * emb->ne0, (int)emb->ne0);
+	}
+}
+
+/* ---- matmul ---- */
+
+/* Rows per work item: fixed by the weight shape, never by the batch. */
+#define ROW_CHUNK 16
+
+struct matmul_job {
+	struct cpu_backend *c;
+	const struct nrv_tensor *w;
+	const float *x;
+	int n;
+	float *y;
+	nrv_vec_dot_fn dot;
+	nrv_quantize_fn quant;
+	size_t act_bytes;
+};
+
+static void matmul_quant_task(void *arg, int ith, int nth)
+{
+	struct matmul_job *j = arg;
+	int k = (int)j->w->ne0;
+	for (int i = ith; i < j->n; i += nth) {
+		void *dst = (uint8_t *)j->c->act + (size_t)i * j->c->act_row;
+		if (j->quant)
+			j->quant(j->x + (size_t)i * k, dst, k);
+		else
+			memcpy(dst, j->x + (size_t)i * k, (size_t)k * sizeof(float));
+	}
+}
+
+static void matmul_task(void *arg, int ith, int nth)
+{
+	struct matmul_job *j = arg;
+	const struct nrv_tensor *w = j->w;
+	int rows = (int)w->ne1, k = (int)w->ne0;
+	int n_chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
+	/* Contiguous ranges of chunks per thread: each thread streams its
+	 * own part of the weights. */
+	int c0 = (int)((int64_t)n_chunks * ith / nth);
+	int c1 = (int)((int64_t)n_chunks * (ith + 1) / nth);
+	const uint8_t *act = j->c->act;
+	for (int ch = c0; ch < c1; ch++) {
+		int r0 = ch * ROW_CHUNK;
+		int r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
+		for (int t = 0; t < j->n; t++) {
+			const void *a = act + (size_t)t * j->c->act_row;
+			float *yt = j->y + (size_t)t * rows;
+			for (int r = r0; r < r1; r++)
+				yt[r] = j->dot(k, (const uint8_t *)w->data + (size_t)r * w->row_bytes, a);
+		}
+	}
+}
+
+static void cpu_matmul(struct nrv_backend *be, const struct nrv_tensor *w,
+		       const float *x, int n, float *y)
+{
+	struct cpu_backend *c = cpu(be);
+	int at = nrv_cpu_act_type(w->type);
+	struct matmul_job j = {
+		.c = c, .w = w, .x = x, .n = n, .y = y,
+		.dot = c->k->vec_dot[w->type],
+		.quant = at == NRV_TYPE_F32 ? NULL : c->k->quantize[at],
+	};
+	nrv_pool_run(c->pool, matmul_quant_task, &j);
+	nrv_pool_run(c->pool, matmul_task, &j);
+}
+
+/* ---- element-wise ops: cheap, run on the caller's thread ---- */
+
+static void cpu_rmsnorm(struct nrv_backend *be, const float *x, const float *w,
+			float *y, int n, int dim, float eps)
+{
+	(void)be;
+	for (int i = 0; i < n; i++)
+		nrv_rmsnorm_ref(x + (size_t)i * dim, w, y + (size_t)i * dim, dim, eps);
+}
+
+static void cpu_rope(struct nrv_backend *be, float *x, int n, int n_head, int head_dim,
+		     int n_rot, const int32_t *pos, float freq_base, int mode)
+{
+	(void)be;
+	for (int i = 0; i < n; i++)
+		nrv_rope_ref(x + (size_t)i * n_head * head_dim, n_head, head_dim, n_rot, pos[i],
+			     freq_base, mode);
+}
+
+static nrv_half *kv_slot(nrv_half *pool, const struct nrv_kv_view *kv, int p)
+{
+	int b = kv->blocks[p / kv->block_tokens];
+	size_t slot = (size_t)b * kv->block_tokens + (size_t)(p % kv->block_tokens);
+	return pool + slot * kv->kv_dim;
+}
+
+static void cpu_kv_store(struct nrv_backend *be, const struct nrv_kv_view *kv,
+			 const float *k, const float *v, int n, const int32_t *pos)
+{
+	(void)be;
+	for (int i = 0; i < n; i++) {
+		nrv_half *kd = kv_slot(kv->k, kv, pos[i]);
+		nrv_half *vd = kv_slot(kv->v, kv, pos[i]);
+		for (int j = 0; j < kv->kv_dim; j++) {
+			kd[j] = nrv_float_to_half(k[(size_t)i * kv->kv_dim + j]);
+			vd[j] = nrv_float_to_half(v[(size_t)i * kv->kv_dim + j]);
+		}
+	}
+}
+
+/* ---- attention: (query token, head) pairs split between threads ---- */
+
+struct attn_job {
+	struct cpu_backend *c;
+	const struct nrv_attn_params *p;
+	const struct nrv_kv_view *kv;
+	const float *q;
+	int n;
+	const int32_t *pos;
+	float *out;
+};
+
+static void attn_task(void *arg, int ith, int nth)
+{
+	struct attn_job *j = arg;
+	const struct nrv_attn_params *p = j->p;
+	const struct nrv_kv_view *kv = j->kv;
+	int hd = p->head_dim, group = p->n_head / p->n_kv_head;
+	size_t stride = (((size_t)j->c->cfg.max_ctx * sizeof(float) + 63) & ~(size_t)63) / sizeof(float);
+	float *att = j->c->scores + (size_t)ith * stride;
+	int total = j->n * p->n_head;
+	for (int item = ith; item < total; item += nth) {
+		int t = item / p->n_head, h = item % p->n_head;
+		int kvh = h / group;
+		const float *q = j->q + ((size_t)t * p->n_head + h) * hd;
+		float *o = j->out + ((size_t)t * p->n_head + h) * hd;
+		int len = j->pos[t] + 1;
+		for (int s = 0; s < len; s++) {
+			const nrv_half *k = kv_slot(kv->k, kv, s) + (size_t)kvh * hd;
+			float dot = 0.0f;
+			for (int d = 0; d < hd; d++)
+				dot += q[d] * nrv_half_to_float(k[d]);
+			att[s] = dot * p->scale;
+		}
+		nrv_softmax_ref(att, len);
+		for (int d = 0; d < hd; d++)
+			o[d] = 0.0f;
+		for (int s = 0; s < len; s++) {
+			const nrv_half *v = kv_slot(kv->v, kv, s) + (size_t)kvh * hd;
+			float a = att[s];
+			for (int d = 0; d < hd; d++)
+				o[d] += a * nrv_half_to_float(v[d]);
+		}
+	}
+}
+
+static void cpu_attention(struct nrv_backend *be, const struct nrv_attn_params *p,
+			  const struct nrv_kv_view *kv, const float *q, int n,
+			  const int32_t *pos, float *out)
+{
+	struct attn_job j = { .c = cpu(be), .p = p, .kv = kv, .q = q, .n = n, .pos = pos, .out = out };
+	nrv_pool_run(j.c->pool, attn_task, &j);
+}
+
+static void cpu_swiglu(struct nrv_backend *be, const float *gate, const float *up,
+		       float *out, int n)
+{
+	(void)be;
+	nrv_swiglu_ref(gate, up, out, n);
+}
+
+static void cpu_add(struct nrv_backend *be, float *y, const float *x, int n)
+{
+	(void)be;
+	for (int i = 0; i < n; i++)
+		y[i] += x[i];
+}
+
+static int cpu_sync(struct nrv_backend *be)
+{
+	(void)be;
+	return 0; /* every op completes before it returns */
+}
+
+const struct nrv_backend_ops nrv_backend_cpu_ops = {
+	.name = "cpu",
+	.create = cpu_create,
+	.destroy = cpu_destroy,
+	.alloc = cpu_alloc,
+	.free = cpu_free,
+	.upload = cpu_upload,
+	.get_rows = cpu_get_rows,
+	.matmul = cpu_matmul,
+	.rmsnorm = cpu_rmsnorm,
+	.rope = cpu_rope,
+	.kv_store = cpu_kv_store,
+	.attention = cpu_attention,
+	.swiglu = cpu_swiglu,
+	.add = cpu_add,
+	.sync = cpu_sync,
+};

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# tools/test.sh - the README's second command: install what the tests need
+# (Debian packages, the default model, the Python peers in a virtualenv),
+# build, and run every test suite. Prints how long each stage took and
+# ends with one "N passed, N failed, N skipped" line.
+#
+#   tools/test.sh            everything (fast + slow suites, Python tests)
+#   NRV_TEST_QUICK=1 ...     skip the sanitizer build
+set -uo pipefail
+source "$(dirname "$0")/common.sh"
+
+passed=0 failed=0 skipped=0
+t_start=$SECONDS
+stage_t=$SECONDS
+stage() { # name
+	printf '== [%4ds] %s\n' $((SECONDS - t_start)) "$*"
+	stage_t=$SECONDS
+}
+stage_done() {
+	printf '   (%ds)\n' $((SECONDS - stage_t))
+}
+
+stage "system packages"
+nrv_apt "${NRV_BUILD_PKGS[@]}" "${NRV_TEST_PKGS[@]}"
+stage_done
+
+stage "default model"
+NRV_MODEL="${NRV_MODEL:-$("$NRV_ROOT/tools/fetch-model.sh")}" || nrv_die "cannot fetch the default model"
+export NRV_MODEL
+stage_done
+
+stage "python peers (virtualenv)"
+"$NRV_ROOT/tools/venv.sh" >/dev/null || nrv_die "cannot set up the test virtualenv"
+stage_done
+
+stage "build (release, warnings are errors)"
+NRV_MESON_OPTS="-Dwerror=true" nrv_build
+stage_done
+
+# meson test prints "Ok: N", "Fail: N", "Skipped: N" in its summary.
+count_meson() { # logfile
+	local ok fail skip
+	ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$1" | tail -1)
+	fail=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$1" | tail -1)
+	skip=$(sed -n 's/^Skipped: *\([0-9]*\).*/\1/p' "$1" | tail -1)
+	passed=$((passed + ${ok:-0}))
+	failed=$((failed + ${fail:-0}))
+	skipped=$((skipped + ${skip:-0}))
+}
+
+log="$(mktemp)"
+stage "unit tests (meson: fast, slow)"
+meson test -C "$NRV_BUILD" --suite fast --suite slow --print-errorlogs 2>&1 | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):' || true
+count_meson "$log"
+stage_done
+
+if [ -z "${NRV_TEST_QUICK:-}" ]; then
+	stage "unit tests under ASan + UBSan (fast suite)"
+	asan="$NRV_BUILD-asan"
+	if [ ! -f "$asan/build.ninja" ]; then
+		meson setup "$asan" "$NRV_ROOT" -Dbuildtype=debug -Db_sanitize=address,undefined \
+			-Db_lundef=false -Dwerror=true >/dev/null || nrv_die "meson setup (sanitizers) failed"
+	fi
+	ninja -C "$asan" >/dev/null || { ninja -C "$asan"; nrv_die "sanitizer build failed"; }
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C "$asan" --suite fast --print-errorlogs 2>&1 | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):' || true
+	count_meson "$log"
+	stage_done
+fi
+
+stage "python tests (references: llama.cpp, gguf, numpy)"
+NRV_BUILD="$NRV_BUILD" "$NRV_VENV/bin/python" -m pytest -q -rs "$NRV_ROOT/tests/py" 2>&1 | tee "$log"
+pyline=$(grep -E '^[=]* *[0-9]+ (passed|failed|skipped|error)' "$log" | tail -1)
+for kind in passed failed skipped error errors; do
+	n=$(printf '%s' "$pyline" | grep -oE "[0-9]+ $kind\b" | grep -oE '^[0-9]+')
+	case $kind in
+	passed) passed=$((passed + ${n:-0})) ;;
+	failed | error | errors) failed=$((failed + ${n:-0})) ;;
+	skipped) skipped=$((skipped + ${n:-0})) ;;
+	esac
+done
+[ -n "$pyline" ] || { echo "pytest printed no summary"; failed=$((failed + 1)); }
+stage_done
+rm -f "$log"
+
+printf '== total %ds\n' $((SECONDS - t_start))
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
