@@ -52,10 +52,60 @@ const struct nrv_cpu_kernels *nrv_cpu_kernels_select(const char *force);
 
 /* ---- scalar reference kernels (kernels/cpu/ref/) ---- */
 
+/*
+ * Dequantize n elements (a multiple of the type's block) of weight type
+ * `type` to floats, bit for bit as the gguf package's dequantize. F32,
+ * F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q2_K..Q6_K are supported;
+ * any other type fills y with NaN.
+ */
 void nrv_dequant_row_ref(int type, const void *x, float *y, int n);
+void nrv_dequant_f32_ref(const void *x, float *y, int n);
+void nrv_dequant_f16_ref(const void *x, float *y, int n);
+void nrv_dequant_bf16_ref(const void *x, float *y, int n);
+void nrv_dequant_q4_0_ref(const void *x, float *y, int n);
+void nrv_dequant_q4_1_ref(const void *x, float *y, int n);
+void nrv_dequant_q5_0_ref(const void *x, float *y, int n);
+void nrv_dequant_q5_1_ref(const void *x, float *y, int n);
+void nrv_dequant_q8_0_ref(const void *x, float *y, int n);
+void nrv_dequant_q2_K_ref(const void *x, float *y, int n);
+void nrv_dequant_q3_K_ref(const void *x, float *y, int n);
+void nrv_dequant_q4_K_ref(const void *x, float *y, int n);
+void nrv_dequant_q5_K_ref(const void *x, float *y, int n);
+void nrv_dequant_q6_K_ref(const void *x, float *y, int n);
+
+/*
+ * Activation quantizers, n a multiple of the block (32, or 256 for Q8_K).
+ * Q8_0 and Q8_1: d = max|x|/127 stored as half, q = roundf(x/d) (ties away
+ * from zero); Q8_1 also stores s = d * sum(q) as half. Q8_K: float
+ * d = max/-127 where max is the signed element of largest magnitude,
+ * q rounded half to even, bsums = sums of q per 16. Every element is
+ * within about d/2 of d*q (plus the half rounding of d for Q8_0/Q8_1).
+ * nrv_quantize_f32_ref copies (the activation format of float weights).
+ */
+void nrv_quantize_f32_ref(const float *x, void *y, int n);
 void nrv_quantize_q8_0_ref(const float *x, void *y, int n);
 void nrv_quantize_q8_1_ref(const float *x, void *y, int n);
 void nrv_quantize_q8_K_ref(const float *x, void *y, int n);
+
+/*
+ * Dot product of n weights (w, the named type) with n activations (a, in
+ * the weight type's activation format, see nrv_cpu_act_type). Integer
+ * sums within a block, scaled per block in float; the float weights
+ * accumulate in double.
+ */
+float nrv_vec_dot_f32_ref(int n, const void *w, const void *a);
+float nrv_vec_dot_f16_ref(int n, const void *w, const void *a);
+float nrv_vec_dot_bf16_ref(int n, const void *w, const void *a);
+float nrv_vec_dot_q4_0_ref(int n, const void *w, const void *a);
+float nrv_vec_dot_q4_1_ref(int n, const void *w, const void *a);
+float nrv_vec_dot_q5_0_ref(int n, const void *w, const void *a);
+float nrv_vec_dot_q5_1_ref(int n, const void *w, const void *a);
+float nrv_vec_dot_q8_0_ref(int n, const void *w, const void *a);
+float nrv_vec_dot_q2_K_ref(int n, const void *w, const void *a);
+float nrv_vec_dot_q3_K_ref(int n, const void *w, const void *a);
+float nrv_vec_dot_q4_K_ref(int n, const void *w, const void *a);
+float nrv_vec_dot_q5_K_ref(int n, const void *w, const void *a);
+float nrv_vec_dot_q6_K_ref(int n, const void *w, const void *a);
 
 /* ---- float ops used by the forward pass (kernels/cpu/ref/ops_ref.c) ---- */
 
