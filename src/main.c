@@ -17,6 +17,7 @@ struct verb {
 
 static const struct verb verbs[] = {
 	/* verbs are listed here as they land */
+	{ "info", nrv_cmd_info, "what a GGUF model file holds (--json for machines)" },
 	{ NULL, NULL, NULL },
 };
 
