@@ -125,6 +125,7 @@ struct matmul_job {
 	int n;
 	float *y;
 	nrv_vec_dot_fn dot;
+	nrv_gemm_fn gemm;   /* NULL: loop over dot */
 	nrv_quantize_fn quant;
 	size_t act_bytes;
 };
@@ -156,6 +157,11 @@ static void matmul_task(void *arg, int ith, int nth)
 	for (int ch = c0; ch < c1; ch++) {
 		int r0 = ch * ROW_CHUNK;
 		int r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
+		if (j->gemm) {
+			j->gemm(k, (const uint8_t *)w->data + (size_t)r0 * w->row_bytes, w->row_bytes,
+				r1 - r0, act, j->c->act_row, j->n, j->y + r0, (size_t)rows);
+			continue;
+		}
 		for (int t = 0; t < j->n; t++) {
 			const void *a = act + (size_t)t * j->c->act_row;
 			float *yt = j->y + (size_t)t * rows;
@@ -173,6 +179,7 @@ static void cpu_matmul(struct nrv_backend *be, const struct nrv_tensor *w,
 	struct matmul_job j = {
 		.c = c, .w = w, .x = x, .n = n, .y = y,
 		.dot = c->k->vec_dot[w->type],
+		.gemm = c->k->gemm[w->type],
 		.quant = at == NRV_TYPE_F32 ? NULL : c->k->quantize[at],
 	};
 	nrv_pool_run(c->pool, matmul_quant_task, &j);

@@ -27,9 +27,20 @@ typedef void (*nrv_quantize_fn)(const float *x, void *y, int n);
 /* Dequantize n elements of a weight type to floats. */
 typedef void (*nrv_dequant_fn)(const void *x, float *y, int n);
 
+/*
+ * A tile of a matrix product: for r < n_rows and t < n_tok,
+ *   y[t * ldy + r] = vec_dot(n, w + r * w_stride, a + t * a_stride)
+ * bit for bit: a tiled kernel may reuse loads across rows and tokens, but
+ * every output must be reduced in exactly the order its vec_dot uses, so
+ * results never depend on how many tokens share a step (batch invariance).
+ */
+typedef void (*nrv_gemm_fn)(int n, const void *w, size_t w_stride, int n_rows,
+			    const void *a, size_t a_stride, int n_tok, float *y, size_t ldy);
+
 struct nrv_cpu_kernels {
 	const char *isa;                          /* "ref", "avx2", "avx512" */
 	nrv_vec_dot_fn vec_dot[NRV_TYPE_COUNT];   /* by weight type */
+	nrv_gemm_fn gemm[NRV_TYPE_COUNT];         /* by weight type */
 	nrv_quantize_fn quantize[NRV_TYPE_COUNT]; /* by activation type */
 	nrv_dequant_fn dequant[NRV_TYPE_COUNT];   /* by weight type */
 };
