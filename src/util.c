@@ -176,3 +176,46 @@ int nrv_read_file(const char *path, size_t max, char **out, size_t *len, char *e
 	*len = got;
 	return 0;
 }
+
+void nrv_fmt_count(char *buf, size_t cap, uint64_t n)
+{
+	static const char *const unit[] = { "K", "M", "B", "T" };
+	if (n < 1000) {
+		snprintf(buf, cap, "%llu", (unsigned long long)n);
+		return;
+	}
+	double v = (double)n / 1000.0;
+	int u = 0;
+	while (v >= 1000.0 && u < 3) {
+		v /= 1000.0;
+		u++;
+	}
+	snprintf(buf, cap, "%.2f %s", v, unit[u]);
+}
+
+void nrv_fmt_bytes(char *buf, size_t cap, uint64_t n)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	int u = 0;
+	while (v >= 1024.0 && u < 4) {
+		v /= 1024.0;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, cap, "%llu B", (unsigned long long)n);
+	else
+		snprintf(buf, cap, "%.2f %s", v, unit[u]);
+}
+
+void nrv_json_print_escaped(FILE *f, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+}

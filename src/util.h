@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Strict parses: the whole string must be a number within [lo, hi].
  * Return 0 on success, -1 otherwise. */
@@ -33,5 +34,12 @@ uint64_t nrv_rss_bytes(void);
 /* Read a whole regular file of at most max bytes into a NUL-terminated
  * malloc'd buffer. Returns 0 or -errno with err set. */
 int nrv_read_file(const char *path, size_t max, char **out, size_t *len, char *err, size_t errlen);
+
+/* "134.52 M" (parameter counts as llama.cpp prints them) and "86.06 MiB". */
+void nrv_fmt_count(char *buf, size_t cap, uint64_t n);
+void nrv_fmt_bytes(char *buf, size_t cap, uint64_t n);
+
+/* Write s as the inside of a JSON string (quotes not included). */
+void nrv_json_print_escaped(FILE *f, const char *s);
 
 #endif
