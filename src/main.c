@@ -17,6 +17,7 @@ struct verb {
 
 static const struct verb verbs[] = {
 	/* verbs are listed here as they land */
+	{ "tokenize", nrv_cmd_tokenize, "text to token ids with a model's vocabulary" },
 	{ NULL, NULL, NULL },
 };
 
