@@ -18,6 +18,7 @@ struct verb {
 static const struct verb verbs[] = {
 	/* verbs are listed here as they land */
 	{ "info", nrv_cmd_info, "what a GGUF model file holds (--json for machines)" },
+	{ "tokenize", nrv_cmd_tokenize, "text to token ids with a model's vocabulary" },
 	{ NULL, NULL, NULL },
 };
 

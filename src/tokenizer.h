@@ -70,6 +70,8 @@ bool nrv_tok_is_control(const struct nrv_tok *t, int32_t id);
 int32_t nrv_tok_find(const struct nrv_tok *t, const char *text, size_t len);
 /* The raw vocabulary text of a token (not byte-decoded); NULL for bad id. */
 const char *nrv_tok_text(const struct nrv_tok *t, int32_t id, size_t *len);
+/* Whether encode's add_special adds BOS for this vocabulary. */
+bool nrv_tok_add_bos(const struct nrv_tok *t);
 /* Name of the pre-tokenizer in use ("smollm", "default", ...). */
 const char *nrv_tok_pre_name(const struct nrv_tok *t);
 
