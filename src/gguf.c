@@ -429,9 +429,14 @@ int nrv_gguf_parse(const void *buf, size_t buf_len, uint64_t file_size,
 	if (buf_len > file_size)
 		return fail(&c, "buffer of %zu bytes is larger than the file (%llu bytes)", buf_len,
 			    (unsigned long long)file_size);
-	if (file_size < 4 || buf_len < 4)
+	if (file_size < 4)
 		return fail(&c, "not a GGUF file: %llu bytes is too short for the header",
 			    (unsigned long long)file_size);
+	if (buf_len < 4) {
+		if (err && errlen)
+			snprintf(err, errlen, "header needs more than %zu bytes", buf_len);
+		return -ENOBUFS;
+	}
 	uint32_t magic = rd_u32(c.p);
 	if (magic != GGUF_MAGIC) {
 		if (magic == 0x47475546u)
