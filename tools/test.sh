@@ -37,21 +37,22 @@ stage "build (release, warnings are errors)"
 NRV_MESON_OPTS="-Dwerror=true" nrv_build
 stage_done
 
-# meson test prints "Ok: N", "Fail: N", "Skipped: N" in its summary.
-count_meson() { # logfile
-	local ok fail skip
-	ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$1" | tail -1)
-	fail=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$1" | tail -1)
-	skip=$(sed -n 's/^Skipped: *\([0-9]*\).*/\1/p' "$1" | tail -1)
-	passed=$((passed + ${ok:-0}))
-	failed=$((failed + ${fail:-0}))
-	skipped=$((skipped + ${skip:-0}))
+# Individual test counts (Criterion binaries hold many tests each) from
+# meson's JSON log of the last run in a build directory.
+count_meson() { # builddir
+	local c
+	c=$(python3 "$NRV_ROOT/tools/count-tests.py" "$1/meson-logs/testlog.json") || { failed=$((failed + 1)); return; }
+	set -- $c
+	passed=$((passed + $1))
+	failed=$((failed + $2))
+	skipped=$((skipped + $3))
+	echo "   $1 passed, $2 failed, $3 skipped"
 }
 
 log="$(mktemp)"
 stage "unit tests (meson: fast, slow)"
 meson test -C "$NRV_BUILD" --suite fast --suite slow --print-errorlogs 2>&1 | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):' || true
-count_meson "$log"
+count_meson "$NRV_BUILD"
 stage_done
 
 if [ -z "${NRV_TEST_QUICK:-}" ]; then
@@ -64,7 +65,7 @@ if [ -z "${NRV_TEST_QUICK:-}" ]; then
 	ninja -C "$asan" >/dev/null || { ninja -C "$asan"; nrv_die "sanitizer build failed"; }
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		meson test -C "$asan" --suite fast --print-errorlogs 2>&1 | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):' || true
-	count_meson "$log"
+	count_meson "$asan"
 	stage_done
 fi
 
