@@ -28,6 +28,7 @@ struct run_opts {
 	const char *prompt;
 	const char *prompt_file;
 	const char *system;
+	const char *chat_template;
 	int n_predict;
 	int n_ctx;
 	int n_batch;
@@ -61,6 +62,7 @@ static void run_usage(FILE *f)
 		"      --cores LIST        pin workers to these cores, e.g. 0,1 or 2-5\n"
 		"      --chat              apply the model's chat template to the prompt\n"
 		"      --system TEXT       system message for --chat and interactive mode\n"
+		"      --chat-template NAME  use this chat format instead of the model's (chatml, llama3, ...)\n"
 		"      --special           parse special-token text (<|im_start|>) in the prompt\n"
 		"      --ignore-eos        keep generating past end-of-text tokens\n"
 		"      --temp T            temperature (default 0.8; 0 = greedy)\n"
@@ -77,7 +79,7 @@ static void run_usage(FILE *f)
 
 enum {
 	OPT_TEMP = 256, OPT_TOPK, OPT_TOPP, OPT_MINP, OPT_REP, OPT_REPN, OPT_FREQ, OPT_PRES,
-	OPT_CHAT, OPT_SYSTEM, OPT_SPECIAL, OPT_IGNORE_EOS, OPT_CORES, OPT_NOSTATS,
+	OPT_CHAT, OPT_SYSTEM, OPT_TMPL, OPT_SPECIAL, OPT_IGNORE_EOS, OPT_CORES, OPT_NOSTATS,
 };
 
 static int parse_run_opts(int argc, char **argv, struct run_opts *o)
@@ -101,6 +103,7 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		{ "presence-penalty", required_argument, 0, OPT_PRES },
 		{ "chat", no_argument, 0, OPT_CHAT },
 		{ "system", required_argument, 0, OPT_SYSTEM },
+		{ "chat-template", required_argument, 0, OPT_TMPL },
 		{ "special", no_argument, 0, OPT_SPECIAL },
 		{ "ignore-eos", no_argument, 0, OPT_IGNORE_EOS },
 		{ "cores", required_argument, 0, OPT_CORES },
@@ -136,6 +139,7 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		case OPT_PRES: bad = nrv_parse_float(optarg, -2, 2, &o->sp.presence_penalty); name = "--presence-penalty"; break;
 		case OPT_CHAT: o->chat = true; break;
 		case OPT_SYSTEM: o->system = optarg; break;
+		case OPT_TMPL: o->chat_template = optarg; break;
 		case OPT_SPECIAL: o->special = true; break;
 		case OPT_IGNORE_EOS: o->ignore_eos = true; break;
 		case OPT_NOSTATS: o->no_stats = true; break;
@@ -337,45 +341,59 @@ static void print_stats(const struct stats *st)
 		st->t_first * 1e3, nrv_peak_rss_bytes() / (1024.0 * 1024.0));
 }
 
-/* The chat template of the model, detected; NULL with a message when none. */
-static int chat_family(const struct nrv_model *m, struct nrv_gguf_str *tmpl)
+/* The model's chat format (or the one named by --chat-template); -1 with
+ * a message when there is none nirvana can render. */
+static int chat_tmpl(const struct nrv_model *m, const char *override, struct nrv_chat_tmpl *t)
 {
-	if (nrv_gguf_get_str(m->gguf, "tokenizer.chat_template", tmpl) != 0) {
+	struct nrv_gguf_str src = { 0 };
+	if (override) {
+		src.p = override;
+		src.len = strlen(override);
+	} else if (nrv_gguf_get_str(m->gguf, "tokenizer.chat_template", &src) != 0) {
 		fprintf(stderr, "nirvana run: the model has no chat template (tokenizer.chat_template); "
-				"run without --chat\n");
+				"name one with --chat-template, or run with -p and no --chat\n");
 		return -1;
 	}
-	int fam = nrv_chat_detect(tmpl->p, (size_t)tmpl->len);
-	if (fam < 0) {
-		fprintf(stderr, "nirvana run: the model's chat template is not one nirvana recognises "
-				"(known: %s); run without --chat and write the prompt in the model's format\n",
-			nrv_chat_known_families());
-		return -1;
+	if (nrv_chat_tmpl_init(t, src.p, (size_t)src.len) == 0)
+		return 0;
+	char known[512] = "";
+	for (int f = 1; f < NRV_CHAT_FAMILY_COUNT; f++) {
+		size_t l = strlen(known);
+		snprintf(known + l, sizeof(known) - l, "%s%s", f > 1 ? ", " : "", nrv_chat_family_name(f));
 	}
-	return fam;
+	if (override)
+		fprintf(stderr, "nirvana run: unknown chat template '%s' (known: %s)\n", override, known);
+	else
+		fprintf(stderr, "nirvana run: the model's chat template is not one nirvana recognises; "
+				"name its format with --chat-template (one of: %s), or run with -p and no --chat\n",
+			known);
+	return -1;
 }
 
-static int render_chat(struct session *s, int fam, const struct nrv_gguf_str *tmpl,
-		       const struct nrv_chat_msg *msgs, int n_msgs, char **text, size_t *len)
+static int render_chat(const struct nrv_chat_tmpl *t, const struct nrv_chat_msg *msgs, int n_msgs,
+		       char **text, size_t *len)
 {
-	int need = nrv_chat_apply(fam, tmpl->p, (size_t)tmpl->len, msgs, n_msgs, true, NULL, 0);
+	int need = nrv_chat_apply(t, msgs, n_msgs, true, NULL, 0);
 	if (need < 0)
 		return need;
 	char *b = realloc(*text, (size_t)need + 1);
 	if (!b)
 		return -ENOMEM;
 	*text = b;
-	nrv_chat_apply(fam, tmpl->p, (size_t)tmpl->len, msgs, n_msgs, true, b, (size_t)need + 1);
+	nrv_chat_apply(t, msgs, n_msgs, true, b, (size_t)need + 1);
 	*len = (size_t)need;
-	(void)s;
 	return 0;
+}
+
+static struct nrv_chat_msg msg(int role, const char *text)
+{
+	return (struct nrv_chat_msg){ .role = role, .content = text, .len = strlen(text) };
 }
 
 static int interactive(struct session *s, const struct run_opts *o)
 {
-	struct nrv_gguf_str tmpl;
-	int fam = chat_family(s->m, &tmpl);
-	if (fam < 0)
+	struct nrv_chat_tmpl tmpl;
+	if (chat_tmpl(s->m, o->chat_template, &tmpl))
 		return 1;
 	bool tty = isatty(STDIN_FILENO);
 	enum { MAX_MSGS = 512 };
@@ -383,7 +401,7 @@ static int interactive(struct session *s, const struct run_opts *o)
 	char *owned[MAX_MSGS];
 	int n_msgs = 0, n_owned = 0, status = 0;
 	if (o->system)
-		msgs[n_msgs++] = (struct nrv_chat_msg){ .role = "system", .content = o->system };
+		msgs[n_msgs++] = msg(NRV_CHAT_SYSTEM, o->system);
 	char *line = NULL, *text = NULL;
 	size_t cap = 0;
 	if (tty)
@@ -403,10 +421,10 @@ static int interactive(struct session *s, const struct run_opts *o)
 			break;
 		}
 		owned[n_owned] = strdup(line);
-		msgs[n_msgs++] = (struct nrv_chat_msg){ .role = "user", .content = owned[n_owned++] };
+		msgs[n_msgs++] = msg(NRV_CHAT_USER, owned[n_owned++]);
 		size_t len;
 		int n;
-		if (render_chat(s, fam, &tmpl, msgs, n_msgs, &text, &len) ||
+		if (render_chat(&tmpl, msgs, n_msgs, &text, &len) ||
 		    tokenize_all(s, text, len, false, true, &n)) {
 			status = 1;
 			break;
@@ -420,7 +438,7 @@ static int interactive(struct session *s, const struct run_opts *o)
 		fputc('\n', stdout);
 		fflush(stdout);
 		owned[n_owned] = reply;
-		msgs[n_msgs++] = (struct nrv_chat_msg){ .role = "assistant", .content = owned[n_owned++] };
+		msgs[n_msgs++] = msg(NRV_CHAT_ASSISTANT, owned[n_owned++]);
 	}
 	for (int i = 0; i < n_owned; i++)
 		free(owned[i]);
@@ -480,18 +498,15 @@ int nrv_cmd_run(int argc, char **argv)
 		int n;
 		char *rendered = NULL;
 		if (o.chat) {
-			struct nrv_gguf_str tmpl;
-			int fam = chat_family(s.m, &tmpl);
-			if (fam < 0)
+			struct nrv_chat_tmpl tmpl;
+			if (chat_tmpl(s.m, o.chat_template, &tmpl))
 				goto out;
 			struct nrv_chat_msg msgs[2];
 			int nm = 0;
 			if (o.system)
-				msgs[nm++] = (struct nrv_chat_msg){ .role = "system", .content = o.system };
-			char *copy = strndup(text, len);
-			msgs[nm++] = (struct nrv_chat_msg){ .role = "user", .content = copy };
-			rc = render_chat(&s, fam, &tmpl, msgs, nm, &rendered, &len);
-			free(copy);
+				msgs[nm++] = msg(NRV_CHAT_SYSTEM, o.system);
+			msgs[nm++] = (struct nrv_chat_msg){ .role = NRV_CHAT_USER, .content = text, .len = len };
+			rc = render_chat(&tmpl, msgs, nm, &rendered, &len);
 			if (rc) {
 				fprintf(stderr, "nirvana run: cannot apply the chat template: %s\n", strerror(-rc));
 				goto out;
