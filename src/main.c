@@ -17,6 +17,8 @@ struct verb {
 
 static const struct verb verbs[] = {
 	/* verbs are listed here as they land */
+	{ "run", nrv_cmd_run, "generate text from a prompt, or chat interactively" },
+	{ "bench", nrv_cmd_bench, "prompt and generation throughput, as llama-bench prints it" },
 	{ "info", nrv_cmd_info, "what a GGUF model file holds (--json for machines)" },
 	{ "tokenize", nrv_cmd_tokenize, "text to token ids with a model's vocabulary" },
 	{ NULL, NULL, NULL },
