@@ -250,9 +250,14 @@ static void attn_task(void *arg, int ith, int nth)
 	for (int item = ith; item < total; item += nth) {
 		int t = item / p->n_head, h = item % p->n_head;
 		int kvh = h / group;
-		const float *q = j->q + ((size_t)t * p->n_head + h) * hd;
+		const float *q32 = j->q + ((size_t)t * p->n_head + h) * hd;
 		float *o = j->out + ((size_t)t * p->n_head + h) * hd;
 		int len = j->pos[t] + 1;
+		/* As llama.cpp's CPU path does, the query meets the half-float
+		 * keys as halves, and the probabilities meet the values as halves. */
+		float q[512];
+		for (int d = 0; d < hd; d++)
+			q[d] = nrv_half_to_float(nrv_float_to_half(q32[d]));
 		for (int s = 0; s < len; s++) {
 			const nrv_half *k = kv_slot(kv->k, kv, s) + (size_t)kvh * hd;
 			float dot = 0.0f;
@@ -261,6 +266,8 @@ static void attn_task(void *arg, int ith, int nth)
 			att[s] = dot * p->scale;
 		}
 		nrv_softmax_ref(att, len);
+		for (int s = 0; s < len; s++)
+			att[s] = nrv_half_to_float(nrv_float_to_half(att[s]));
 		for (int d = 0; d < hd; d++)
 			o[d] = 0.0f;
 		for (int s = 0; s < len; s++) {

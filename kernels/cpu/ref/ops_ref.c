@@ -8,14 +8,16 @@
 
 void nrv_rmsnorm_ref(const float *x, const float *w, float *y, int dim, float eps)
 {
-	/* Accumulate in double: dim is small and this keeps the reference exact
-	 * enough to judge the fast paths against. */
+	/* Squares in float, summed in double, mean and scale in float: the
+	 * order llama.cpp's CPU path uses, so the normalized activations that
+	 * are quantized next come out the same to the bit. */
 	double ss = 0.0;
 	for (int i = 0; i < dim; i++)
-		ss += (double)x[i] * x[i];
-	float scale = (float)(1.0 / sqrt(ss / dim + eps));
+		ss += (double)(x[i] * x[i]);
+	const float mean = (float)(ss / dim);
+	const float scale = 1.0f / sqrtf(mean + eps);
 	for (int i = 0; i < dim; i++)
-		y[i] = x[i] * scale * w[i];
+		y[i] = (x[i] * scale) * w[i];
 }
 
 void nrv_swiglu_ref(const float *gate, const float *up, float *out, int n)
@@ -28,12 +30,14 @@ void nrv_swiglu_ref(const float *gate, const float *up, float *out, int n)
 
 void nrv_rope_ref(float *x, int n_head, int head_dim, int n_rot, int pos, float freq_base, int mode)
 {
+	/* theta_i = pos * base^(-2i/n_rot), computed as llama.cpp's CPU path
+	 * computes it (repeated float multiplication by theta_scale, float
+	 * cos/sin), so both engines rotate by the same angles to the bit. */
+	const float theta_scale = powf(freq_base, -2.0f / (float)n_rot);
+	float theta = (float)pos;
 	for (int i = 0; i < n_rot / 2; i++) {
-		/* theta_i = pos * base^(-2i/n_rot), computed as llama.cpp does:
-		 * by repeated multiplication of theta_scale in float. Use double
-		 * powers here: the difference is far below the test tolerances. */
-		double theta = pos * pow((double)freq_base, -2.0 * i / n_rot);
-		float c = (float)cos(theta), s = (float)sin(theta);
+		float c = cosf(theta), s = sinf(theta);
+		theta *= theta_scale;
 		for (int h = 0; h < n_head; h++) {
 			float *v = x + (size_t)h * head_dim;
 			int a, b;

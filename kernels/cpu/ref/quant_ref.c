@@ -339,6 +339,15 @@ void nrv_quantize_f32_ref(const float *x, void *y, int n)
 
 /* Shared by Q8_0 and Q8_1: d = max|x| / 127, q = round(x / d) with ties
  * away from zero (roundf), as ggml's reference. Returns sum(q). */
+/* Round to nearest, ties to even, for |v| < 2^22 (see round_even below). */
+static int round_even_q8(float v);
+
+/*
+ * One 32-element activation block. The scale is chosen as llama.cpp's x86
+ * kernels choose it at run time (id = 127 / amax, products rounded half to
+ * even), so that the two engines quantize the same activations to the same
+ * bytes and their logits agree as closely as their float sums allow.
+ */
 static int quantize_block_q8(const float *x, nrv_half *dh, int8_t *qs, float *dout)
 {
 	float amax = 0.0f;
@@ -348,10 +357,12 @@ static int quantize_block_q8(const float *x, nrv_half *dh, int8_t *qs, float *do
 			amax = a;
 	}
 	float d = amax / 127.0f;
-	float id = d != 0.0f ? 1.0f / d : 0.0f;
+	float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+	if (!isfinite(id))
+		id = 0.0f; /* amax below ~1e-37: the block quantizes to zeros */
 	int sum = 0;
 	for (int j = 0; j < NRV_QK; j++) {
-		qs[j] = (int8_t)roundf(x[j] * id);
+		qs[j] = (int8_t)round_even_q8(x[j] * id);
 		sum += qs[j];
 	}
 	*dh = nrv_float_to_half(d);
@@ -390,6 +401,11 @@ static int round_even(float v)
  * maps to exactly -127 (ggml's convention; d is then negative when that
  * element is positive). Round half to even; the result never exceeds
  * +-127 in magnitude but is clamped to 127 for safety against rounding. */
+static int round_even_q8(float v)
+{
+	return round_even(v);
+}
+
 void nrv_quantize_q8_K_ref(const float *x, void *y, int n)
 {
 	struct nrv_block_q8_K *b = y;
