@@ -40,7 +40,7 @@ struct isa_candidate {
 
 static const struct isa_candidate candidates[] = {
 	{ "avx512", cpu_has_avx512, NULL },
-	{ "avx2", cpu_has_avx2, NULL },
+	{ "avx2", cpu_has_avx2, nrv_cpu_kernels_avx2 },
 	{ "ref", cpu_has_ref, nrv_cpu_kernels_ref },
 };
 
