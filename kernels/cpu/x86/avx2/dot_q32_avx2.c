@@ -8,10 +8,10 @@
  * (row, token) owns one 8-lane float accumulator, and per weight block
  * does exactly this, whatever the tile shape:
  *
- *   lanes  = the 32 integer products q_w * q_a, summed in 8 int32 lanes
- *            (lane j: elements 4j..4j+3) - exact;
- *   acc    = fma(float(lanes), d_w * d_a, acc)            (8 lanes)
- *   macc   = fma(m_w, s_a, macc)                          (Q8_1 only)
+ *   p      = the 32 integer products q_w * q_a, summed in 8 int32 lanes
+ *            (lane j: elements 4j..4j+3), as floats - exact;
+ *   acc    = acc + fma(p1, d_w1 * d_a1, p0 * (d_w0 * d_a0))  (blocks in pairs)
+ *   macc   = macc + fma(m_w1, s_a1, m_w0 * s_a0)             (Q8_1 only)
  *
  * and at the end y = hsum8(acc) [+ macc], reduced in one fixed order. The
  * tile shares the unpacked weight block across its T tokens and the loaded
@@ -95,17 +95,57 @@ NRV_INLINE float lane_of(__m128 x, int t)
 #define RMAX 4
 #define TMAX 4
 
+/* d_a of T tokens in the lanes of *da, their s in *sa (Q8_1), for block b. */
+NRV_INLINE void token_scales(enum q32_kind k, int T, const uint8_t *a, size_t as, int b,
+			     __m128 *da, __m128 *sa)
+{
+	const int ab = has_min(k) ? 36 : 34; /* Q8_1 : Q8_0 block */
+	__m128 ad[TMAX];
+	for (int t = 0; t < TMAX; t++) {
+		const uint8_t *ab_t = a + (size_t)t * as + (size_t)b * ab;
+		if (t >= T)
+			ad[t] = _mm_setzero_ps();
+		else if (has_min(k))
+			ad[t] = nrv__h2f2(ab_t); /* d, s */
+		else
+			ad[t] = _mm_cvtph_ps(_mm_cvtsi32_si128(nrv__ld16(ab_t)));
+	}
+	if (T == 1) {
+		*da = ad[0];
+		*sa = _mm_movehdup_ps(ad[0]);
+		return;
+	}
+	__m128 u01 = _mm_unpacklo_ps(ad[0], ad[1]); /* d0 d1 s0 s1 */
+	__m128 u23 = _mm_unpacklo_ps(ad[2], ad[3]); /* d2 d3 s2 s3 */
+	*da = _mm_movelh_ps(u01, u23);
+	*sa = _mm_movehl_ps(u23, u01);
+}
+
+/* The exact integer products of weight block q (qabs = |q| for the signed
+ * formats) with the activation block at ab_t, as 8 floats. */
+NRV_INLINE __m256 block_products(enum q32_kind k, __m256i q, __m256i qabs, const uint8_t *ab_t)
+{
+	const int aq = has_min(k) ? 4 : 2; /* offset of the quants in Q8_1 : Q8_0 */
+	__m256i x = _mm256_loadu_si256((const __m256i *)(ab_t + aq));
+	if (is_signed(k))
+		x = _mm256_sign_epi8(x, q);
+	return _mm256_cvtepi32_ps(nrv__dot_us(qabs, x));
+}
+
 /*
  * y[t * ldy + r] for r < R, t < T (R, T, k compile-time constants after
  * inlining): nb blocks of row r at w + r * ws, of token t at a + t * as.
+ *
+ * Blocks go in pairs so that the accumulator's dependency chain has one
+ * add per two blocks: acc += fma(p1, s1, p0 * s0), and likewise
+ * macc += fma(m1, sa1, m0 * sa0); an odd last block is acc = fma(p, s, acc).
  */
 NRV_INLINE void tile_q32(enum q32_kind k, int R, int T, int nb,
 			 const uint8_t *w, size_t ws, const uint8_t *a, size_t as,
 			 float *y, size_t ldy)
 {
 	const int wb = w_bytes(k);
-	const int ab = has_min(k) ? 36 : 34; /* Q8_1 : Q8_0 block */
-	const int aq = has_min(k) ? 4 : 2;   /* offset of the quants in it */
+	const int ab = has_min(k) ? 36 : 34;
 	__m256 acc[RMAX][TMAX];
 	__m128 macc[RMAX];
 	for (int r = 0; r < R; r++) {
@@ -113,37 +153,49 @@ NRV_INLINE void tile_q32(enum q32_kind k, int R, int T, int nb,
 		for (int t = 0; t < T; t++)
 			acc[r][t] = _mm256_setzero_ps();
 	}
-	for (int b = 0; b < nb; b++) {
-		/* Token side: lane t of da is d_a of token t, of sa its s. */
-		__m128 ad[TMAX];
-		for (int t = 0; t < TMAX; t++) {
-			const uint8_t *ab_t = a + (size_t)t * as + (size_t)b * ab;
-			if (t >= T)
-				ad[t] = _mm_setzero_ps();
-			else if (has_min(k))
-				ad[t] = nrv__h2f2(ab_t);
-			else
-				ad[t] = _mm_set_ss(nrv__h2f(ab_t));
-		}
-		__m128 u01 = _mm_unpacklo_ps(ad[0], ad[1]); /* d0 d1 s0 s1 */
-		__m128 u23 = _mm_unpacklo_ps(ad[2], ad[3]); /* d2 d3 s2 s3 */
-		__m128 da = _mm_movelh_ps(u01, u23);
-		__m128 sa = _mm_movehl_ps(u23, u01);
+	int b = 0;
+	for (; b + 2 <= nb; b += 2) {
+		__m128 da0, sa0, da1, sa1;
+		token_scales(k, T, a, as, b, &da0, &sa0);
+		token_scales(k, T, a, as, b + 1, &da1, &sa1);
 		for (int r = 0; r < R; r++) {
-			const uint8_t *wb_r = w + (size_t)r * ws + (size_t)b * wb;
-			__m128 dw = _mm_set1_ps(nrv__h2f(wb_r));
-			__m128 scale = _mm_mul_ps(dw, da); /* lane t: d_w * d_a(t) */
-			if (has_min(k))
-				macc[r] = _mm_fmadd_ps(_mm_set1_ps(nrv__h2f(wb_r + 2)), sa, macc[r]);
-			__m256i q = w_quants(k, wb_r);
-			__m256i qabs = is_signed(k) ? _mm256_sign_epi8(q, q) : q;
+			const uint8_t *w0 = w + (size_t)r * ws + (size_t)b * wb, *w1 = w0 + wb;
+			__m128 dm0 = nrv__h2f2(w0), dm1 = nrv__h2f2(w1); /* d, m */
+			__m128 sc0 = _mm_mul_ps(_mm_broadcastss_ps(dm0), da0);
+			__m128 sc1 = _mm_mul_ps(_mm_broadcastss_ps(dm1), da1);
+			if (has_min(k)) {
+				__m128 m0 = _mm_mul_ps(_mm_permute_ps(dm0, 0x55), sa0);
+				macc[r] = _mm_add_ps(macc[r],
+						     _mm_fmadd_ps(_mm_permute_ps(dm1, 0x55), sa1, m0));
+			}
+			__m256i q0 = w_quants(k, w0), q1 = w_quants(k, w1);
+			__m256i qa0 = is_signed(k) ? _mm256_sign_epi8(q0, q0) : q0;
+			__m256i qa1 = is_signed(k) ? _mm256_sign_epi8(q1, q1) : q1;
 			for (int t = 0; t < T; t++) {
-				const uint8_t *ab_t = a + (size_t)t * as + (size_t)b * ab;
-				__m256i x = _mm256_loadu_si256((const __m256i *)(ab_t + aq));
-				if (is_signed(k))
-					x = _mm256_sign_epi8(x, q);
-				__m256 p = _mm256_cvtepi32_ps(nrv__dot_us(qabs, x));
-				acc[r][t] = _mm256_fmadd_ps(p, bcast_lane(scale, t), acc[r][t]);
+				const uint8_t *a0 = a + (size_t)t * as + (size_t)b * ab;
+				__m256 p0 = block_products(k, q0, qa0, a0);
+				__m256 p1 = block_products(k, q1, qa1, a0 + ab);
+				__m256 two = _mm256_fmadd_ps(p1, bcast_lane(sc1, t),
+							     _mm256_mul_ps(p0, bcast_lane(sc0, t)));
+				acc[r][t] = _mm256_add_ps(acc[r][t], two);
+			}
+		}
+	}
+	if (b < nb) {
+		__m128 da0, sa0;
+		token_scales(k, T, a, as, b, &da0, &sa0);
+		for (int r = 0; r < R; r++) {
+			const uint8_t *w0 = w + (size_t)r * ws + (size_t)b * wb;
+			__m128 dm0 = nrv__h2f2(w0); /* d, m (Q8_0: d, first quants) */
+			__m128 sc0 = _mm_mul_ps(_mm_broadcastss_ps(dm0), da0);
+			if (has_min(k))
+				macc[r] = _mm_fmadd_ps(_mm_permute_ps(dm0, 0x55), sa0, macc[r]);
+			__m256i q0 = w_quants(k, w0);
+			__m256i qa0 = is_signed(k) ? _mm256_sign_epi8(q0, q0) : q0;
+			for (int t = 0; t < T; t++) {
+				const uint8_t *a0 = a + (size_t)t * as + (size_t)b * ab;
+				__m256 p0 = block_products(k, q0, qa0, a0);
+				acc[r][t] = _mm256_fmadd_ps(p0, bcast_lane(sc0, t), acc[r][t]);
 			}
 		}
 	}

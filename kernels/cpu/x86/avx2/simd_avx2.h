@@ -24,6 +24,13 @@ NRV_INLINE uint32_t nrv__ld32(const void *p)
 	return v;
 }
 
+NRV_INLINE uint16_t nrv__ld16(const void *p)
+{
+	uint16_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
 /* One half (at p) to float, through F16C: exact, as nrv_half_to_float. */
 NRV_INLINE float nrv__h2f(const void *p)
 {
