@@ -346,7 +346,8 @@ static void check_gemms(const struct nrv_cpu_kernels *k, const int *required, in
 /* ---- the tests ---- */
 
 static const int avx2_gemm_types[] = {
-	NRV_TYPE_Q4_0, NRV_TYPE_Q4_1, NRV_TYPE_Q5_0, NRV_TYPE_Q8_0,
+	NRV_TYPE_Q4_0, NRV_TYPE_Q4_1, NRV_TYPE_Q5_0, NRV_TYPE_Q5_1, NRV_TYPE_Q8_0,
+	NRV_TYPE_Q4_K, NRV_TYPE_Q5_K, NRV_TYPE_Q6_K,
 };
 static const int avx512_gemm_types[] = { NRV_TYPE_Q4_0, NRV_TYPE_Q4_1, NRV_TYPE_Q8_0 };
 

@@ -20,9 +20,9 @@ static const struct nrv_cpu_kernels avx2_table = {
 		[NRV_TYPE_Q8_0] = nrv_vec_dot_q8_0_avx2,
 		[NRV_TYPE_Q2_K] = nrv_vec_dot_q2_K_ref,
 		[NRV_TYPE_Q3_K] = nrv_vec_dot_q3_K_ref,
-		[NRV_TYPE_Q4_K] = nrv_vec_dot_q4_K_ref,
-		[NRV_TYPE_Q5_K] = nrv_vec_dot_q5_K_ref,
-		[NRV_TYPE_Q6_K] = nrv_vec_dot_q6_K_ref,
+		[NRV_TYPE_Q4_K] = nrv_vec_dot_q4_K_avx2,
+		[NRV_TYPE_Q5_K] = nrv_vec_dot_q5_K_avx2,
+		[NRV_TYPE_Q6_K] = nrv_vec_dot_q6_K_avx2,
 	},
 	.gemm = {
 		[NRV_TYPE_Q4_0] = nrv_gemm_q4_0_avx2,
@@ -30,6 +30,9 @@ static const struct nrv_cpu_kernels avx2_table = {
 		[NRV_TYPE_Q5_0] = nrv_gemm_q5_0_avx2,
 		[NRV_TYPE_Q5_1] = nrv_gemm_q5_1_avx2,
 		[NRV_TYPE_Q8_0] = nrv_gemm_q8_0_avx2,
+		[NRV_TYPE_Q4_K] = nrv_gemm_q4_K_avx2,
+		[NRV_TYPE_Q5_K] = nrv_gemm_q5_K_avx2,
+		[NRV_TYPE_Q6_K] = nrv_gemm_q6_K_avx2,
 	},
 	.quantize = {
 		[NRV_TYPE_F32] = nrv_quantize_f32_ref,
