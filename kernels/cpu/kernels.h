@@ -55,6 +55,15 @@ size_t nrv_cpu_act_row_bytes(int wtype, int n);
 const struct nrv_cpu_kernels *nrv_cpu_kernels_ref(void);
 
 /*
+ * The tables of the ISA libraries (kernels/cpu/x86/<isa>/). Only valid on
+ * a CPU that has the ISA: use nrv_cpu_kernels_select, which checks cpuid.
+ * AVX2 needs AVX2, FMA and F16C; AVX-512 needs F, BW, VL and VNNI on top.
+ * Types an ISA does not accelerate fall back to the next table down.
+ */
+const struct nrv_cpu_kernels *nrv_cpu_kernels_avx2(void);
+const struct nrv_cpu_kernels *nrv_cpu_kernels_avx512(void);
+
+/*
  * The table for this machine. `force` is NULL for the best the CPU supports,
  * or "ref" / "avx2" / "avx512" (the NRV_CPU environment variable) to force one.
  * Returns NULL when the forced ISA is unknown or the CPU lacks it.

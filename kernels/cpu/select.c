@@ -19,12 +19,14 @@ static int cpu_has_avx2(void)
 	       __builtin_cpu_supports("f16c");
 }
 
-/* AVX-512 kernels use the F, BW and VL subsets, on top of the AVX2 set. */
+/* AVX-512 kernels use the F, BW, VL and VNNI subsets, on top of the AVX2
+ * set (and fall back to AVX2 kernels for the types they do not cover). */
 static int cpu_has_avx512(void)
 {
 	__builtin_cpu_init();
 	return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
-	       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+	       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+	       __builtin_cpu_supports("avx512vnni");
 }
 
 static int cpu_has_ref(void)
@@ -39,8 +41,8 @@ struct isa_candidate {
 };
 
 static const struct isa_candidate candidates[] = {
-	{ "avx512", cpu_has_avx512, NULL },
-	{ "avx2", cpu_has_avx2, NULL },
+	{ "avx512", cpu_has_avx512, nrv_cpu_kernels_avx512 },
+	{ "avx2", cpu_has_avx2, nrv_cpu_kernels_avx2 },
 	{ "ref", cpu_has_ref, nrv_cpu_kernels_ref },
 };
 
