@@ -27,7 +27,7 @@ from testmodels import argmax_agreement, make_model, rel_max_err
 
 TINY_F32_BOUND = 1e-4
 SMOL_F32_BOUND = 1e-4
-DEFAULT_REL_BOUND = 0.25
+DEFAULT_REL_BOUND = 0.3
 DEFAULT_ARGMAX_MIN = 0.9
 
 
