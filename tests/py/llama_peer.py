@@ -38,16 +38,28 @@ def llama_logits(path, tokens, kv_f32=False, llm=None):
             llm.close()
 
 
-def llama_greedy(llm, tokens, n):
-    """n tokens generated greedily (argmax of the logits) after the prompt."""
+def llama_greedy(llm, tokens, n, margins=False):
+    """n tokens generated greedily (argmax of the logits) after the prompt.
+
+    With margins=True also returns, per step, the gap between the best and
+    the second-best logit (how decisive llama.cpp's choice was)."""
     llm.reset()
     llm.eval(list(map(int, tokens)))
-    out = []
+    out, gaps = [], []
     for _ in range(n):
-        t = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        row = llm.scores[llm.n_tokens - 1]
+        t = int(np.argmax(row))
+        top2 = np.partition(row, -2)[-2:]
         out.append(t)
+        gaps.append(float(top2[1] - top2[0]))
         llm.eval([t])
-    return out
+    return (out, gaps) if margins else out
+
+
+def top2_margin(logits):
+    """Per row: best logit minus second-best logit."""
+    top2 = np.partition(np.asarray(logits), -2, axis=-1)[..., -2:]
+    return top2[..., 1] - top2[..., 0]
 
 
 def tokenize(llm, text):

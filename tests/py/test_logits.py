@@ -7,8 +7,10 @@ nirvana, like llama.cpp, quantizes activations to Q8 blocks when the weights
 are quantized, so against the float64 numpy reference each weight type gets a
 tolerance sized from what llama.cpp itself reaches on the same file (see
 REF_BOUND; observed numbers are in the comments), with margin.  Against
-llama.cpp the bound is the sum of both engines' distance to numpy, since the
-two round differently.
+llama.cpp the bound is twice that, since the two engines round differently.
+The numbers were measured with 48 random tokens on 2-layer random models
+whose logits have a std of about 3; an actual mistake (wrong RoPE pairing,
+wrong block layout) gives rel of order 1 or more.
 """
 import os
 import pathlib
@@ -33,23 +35,24 @@ llama_peer = pytest.importorskip("llama_peer")
 # rel = max|x - numpy| / std(numpy).  llama.cpp's observed rel on each is noted;
 # nirvana is held to the bound on the right.
 REF_BOUND = {
-    "f32": 1e-4,     # llama.cpp: OBS
-    "f16": 5e-3,     # llama.cpp: OBS (activations rounded to f16 for the matmul)
-    "bf16": 3e-2,    # llama.cpp: OBS (activations rounded to bf16 for the matmul)
-    "q8_0": 3e-2,    # llama.cpp: OBS (activations quantized to Q8_0)
-    "q4_0": 3e-2,    # llama.cpp: OBS
-    "q4_1": 3e-2,    # llama.cpp: OBS (activations quantized to Q8_1)
-    "q5_0": 3e-2,    # llama.cpp: OBS
-    "q5_1": 3e-2,    # llama.cpp: OBS
-    "q4_k_m": 5e-2,  # llama.cpp: OBS (activations quantized to Q8_K)
-    "q5_k_m": 5e-2,  # llama.cpp: OBS
-    "q6_k": 5e-2,    # llama.cpp: OBS
+    "f32": 5e-3,     # llama.cpp: 1.1e-6 (F32 KV), 1.6e-3 (F16 KV); the bound allows an F16 KV cache
+    "f16": 1e-2,     # llama.cpp: 2.1e-3 (activations rounded to F16 for the matmul)
+    "bf16": 6e-2,    # llama.cpp: 1.8e-2 (activations rounded to BF16 for the matmul)
+    "q8_0": 0.2,     # llama.cpp: 5.9e-2 (activations quantized to Q8_0)
+    "q4_0": 0.2,     # llama.cpp: 7.3e-2
+    "q4_1": 0.2,     # llama.cpp: 5.9e-2 (activations quantized to Q8_1)
+    "q5_0": 0.2,     # llama.cpp: 7.9e-2
+    "q5_1": 0.2,     # llama.cpp: 6.0e-2
+    "q4_k_m": 0.3,   # llama.cpp: 0.115 (Q4_K + Q6_K; activations quantized to Q8_K)
+    "q5_k_m": 0.3,   # llama.cpp: 0.106 (Q5_K + Q6_K)
+    "q6_k": 0.3,     # llama.cpp: 0.108
 }
 K_QUANT_SHAPE = ("--n-embd", "256", "--n-ff", "512", "--n-head", "4", "--n-head-kv", "2")
 
-# Default model (Q4_1), first 64 tokens of data/english.txt.
-DEFAULT_REL_VS_LLAMA = 0.25      # observed llama.cpp vs numpy: OBS
-DEFAULT_ARGMAX_VS_LLAMA = 0.95
+# Default model (Q4_1), first 64 tokens of data/english.txt.  llama.cpp vs
+# numpy there: rel 0.134 (max abs 0.94, logit std 7.0), argmax 63/64.
+DEFAULT_REL_VS_LLAMA = 0.4       # a llama.cpp with an F32 KV cache: 0.166 vs llama.cpp, 0.19 vs numpy
+DEFAULT_ARGMAX_VS_LLAMA = 0.9
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,19 @@ Error metric: max |numpy - llama.cpp| over every logit of every position,
 divided by the std of the reference logits ("rel" below).
 
 Observed on this machine (x86-64, llama-cpp-python 0.3.36, 2 threads):
-  tiny F32 random model, 64 positions, F32 KV cache:        rel ~ OBS_TINY
-  SmolLM2-shaped F32 random model, 32 positions, F32 KV:    rel ~ OBS_SMOL
-  default model (Q4_1 weights, llama.cpp quantizes activations to Q8_1 and
-  keeps K/V in F16), first 64 tokens of data/english.txt:   OBS_DEFAULT
+  tiny F32 random model, 64 positions, F32 KV cache:        rel 1.3e-6
+  tiny, untied output, 8 heads on 2 KV heads, F32 KV:       rel 1.2e-6
+  SmolLM2-shaped F32 random model, 32 positions, F32 KV:    rel 5.1e-6
+    (with llama.cpp's default F16 KV cache the tiny one is 1.6e-3)
+  default model (Q4_1 weights; llama.cpp quantizes activations to Q8_1 and
+  keeps K/V in F16), first 64 tokens of data/english.txt:
+    max abs diff 0.94 at a logit std of 7.0 (rel 0.134; RMS diff 0.18),
+    argmax agreement 63/64.  Over 512 tokens the argmax agreement is 94.7%:
+    that is the noise floor of Q8 activation quantization, not a bug
+    (llama.cpp with an F16 vs an F32 KV cache agrees with itself at 95.1%).
 The bounds asserted below leave a wide margin over these numbers while
-staying far below what a real mistake produces (a wrong RoPE pairing, a wrong
-GQA head mapping or a missing norm weight gives rel of order 1).
+staying far below what a real mistake produces: computing RoPE in NEOX
+pairing instead of NORM gives rel 2.6 on the tiny model.
 """
 import numpy as np
 import pytest
@@ -20,8 +26,8 @@ from testmodels import argmax_agreement, make_model, rel_max_err
 
 
 TINY_F32_BOUND = 1e-4
-SMOL_F32_BOUND = 1e-3
-DEFAULT_REL_BOUND = 0.25
+SMOL_F32_BOUND = 1e-4
+DEFAULT_REL_BOUND = 0.3
 DEFAULT_ARGMAX_MIN = 0.9
 
 

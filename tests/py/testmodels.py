@@ -1,4 +1,5 @@
 """Random test models written at test time by tools/make-test-model.py (cached per session)."""
+import hashlib
 import pathlib
 import subprocess
 import sys
@@ -16,10 +17,12 @@ def make_model(outdir, *args):
     key = (str(outdir), args)
     path = _made.get(key)
     if path is None:
-        name = "m-" + "-".join(a.lstrip("-").replace("_", "") for a in args) + ".gguf" if args else "m.gguf"
+        name = "m-" + hashlib.sha1("\0".join(args).encode()).hexdigest()[:12] + ".gguf"
         path = pathlib.Path(outdir) / name
-        subprocess.run([sys.executable, str(GENERATOR), "--out", str(path), *args],
-                       check=True, capture_output=True, timeout=300)
+        res = subprocess.run([sys.executable, str(GENERATOR), "--out", str(path), *args],
+                             capture_output=True, text=True, timeout=300)
+        if res.returncode != 0:
+            raise RuntimeError(f"make-test-model.py {' '.join(args)} failed:\n{res.stderr[-3000:]}")
         _made[key] = path
     return path
 
