@@ -16,9 +16,19 @@
 
 struct nrv_weights;
 
-struct nrv_weights_opts {
-	int populate; /* prefault the mapping at open (MAP_POPULATE) */
+enum nrv_load_mode {
+	NRV_LOAD_READ = 0, /* copy tensor data into anonymous memory backed by
+			    * transparent huge pages where the kernel allows */
+	NRV_LOAD_MMAP,     /* map the file read-only and use it in place */
 };
+
+struct nrv_weights_opts {
+	int mode;     /* enum nrv_load_mode */
+	int populate; /* mmap mode: prefault the mapping (MAP_POPULATE) */
+};
+
+/* "read" / "mmap" -> mode; -1 when unknown. */
+int nrv_load_mode_parse(const char *s);
 
 /*
  * Open a model file. Rejects directories, unreadable and empty files with a
@@ -37,7 +47,7 @@ uint64_t nrv_weights_file_size(const struct nrv_weights *w);
 const void *nrv_weights_data(struct nrv_weights *w, uint64_t data_offset, uint64_t data_size,
 			     char *err, size_t errlen);
 
-/* How the bytes are held, for `info` and /health ("mmap"). */
+/* How the bytes are held, for `info` and /health ("mmap", "read"). */
 const char *nrv_weights_mode(const struct nrv_weights *w);
 
 #endif
