@@ -19,6 +19,7 @@
 #include "config.h"
 #include "gguf.h"
 #include "kernels/cpu/kernels.h"
+#include "mem/weights.h"
 #include "model.h"
 #include "util.h"
 
@@ -36,6 +37,7 @@ struct bench_opts {
 	int n_batch;
 	int cores[256], n_cores;
 	bool warmup;
+	int load_mode;
 	enum out_fmt fmt;
 };
 
@@ -64,6 +66,7 @@ static void bench_usage(FILE *f)
 		"  -b, --batch-size N      prompt tokens per step (default 512)\n"
 		"      --cores LIST        pin workers to these cores, e.g. 0,1\n"
 		"      --no-warmup         skip the untimed warm-up run\n"
+		"      --load MODE         read (default) or mmap: how weights are held\n"
 		"  -o, --output FMT        md (default), json, jsonl or csv\n"
 		"  -h, --help              this text\n"
 		"\n"
@@ -85,7 +88,7 @@ static int parse_list(const char *s, int lo, int hi, int *out, int *n)
 
 static int parse_bench_opts(int argc, char **argv, struct bench_opts *o)
 {
-	enum { OPT_CORES = 256, OPT_NOWARM };
+	enum { OPT_CORES = 256, OPT_NOWARM, OPT_LOAD };
 	static const struct option lo[] = {
 		{ "model", required_argument, 0, 'm' },
 		{ "n-prompt", required_argument, 0, 'p' },
@@ -96,6 +99,7 @@ static int parse_bench_opts(int argc, char **argv, struct bench_opts *o)
 		{ "output", required_argument, 0, 'o' },
 		{ "cores", required_argument, 0, OPT_CORES },
 		{ "no-warmup", no_argument, 0, OPT_NOWARM },
+		{ "load", required_argument, 0, OPT_LOAD },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -130,6 +134,10 @@ static int parse_bench_opts(int argc, char **argv, struct bench_opts *o)
 			bad = o->n_cores <= 0;
 			break;
 		case OPT_NOWARM: o->warmup = false; break;
+		case OPT_LOAD:
+			o->load_mode = nrv_load_mode_parse(optarg);
+			bad = o->load_mode < 0;
+			break;
 		case 'h': bench_usage(stdout); return 1;
 		default: bench_usage(stderr); return 2;
 		}
@@ -357,7 +365,7 @@ int nrv_cmd_bench(int argc, char **argv)
 		return rc == 1 ? 0 : 2;
 	char err[1024];
 	struct nrv_model *m;
-	if ((rc = nrv_model_load(o.model, &m, err, sizeof(err)))) {
+	if ((rc = nrv_model_load_mode(o.model, o.load_mode, &m, err, sizeof(err)))) {
 		fprintf(stderr, "nirvana: %s\n", err);
 		return 1;
 	}

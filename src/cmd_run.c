@@ -18,6 +18,7 @@
 #include "cmd.h"
 #include "gguf.h"
 #include "log.h"
+#include "mem/weights.h"
 #include "model.h"
 #include "sampler.h"
 #include "tokenizer.h"
@@ -39,6 +40,7 @@ struct run_opts {
 	bool ignore_eos;
 	bool special;      /* parse special-token syntax in the prompt */
 	bool no_stats;
+	int load_mode;
 	struct nrv_sampler_params sp;
 };
 
@@ -73,13 +75,15 @@ static void run_usage(FILE *f)
 		"      --repeat-last-n N   tokens the penalties look back over (default 64)\n"
 		"      --frequency-penalty F, --presence-penalty P   OpenAI-style penalties (default 0)\n"
 		"  -s, --seed S            RNG seed (default: random)\n"
+		"      --load MODE         how weights are held: read (default: copied into huge-page\n"
+		"                          memory) or mmap (the file mapped in place)\n"
 		"      --no-stats          do not print timing statistics\n"
 		"  -h, --help              this text\n");
 }
 
 enum {
 	OPT_TEMP = 256, OPT_TOPK, OPT_TOPP, OPT_MINP, OPT_REP, OPT_REPN, OPT_FREQ, OPT_PRES,
-	OPT_CHAT, OPT_SYSTEM, OPT_TMPL, OPT_SPECIAL, OPT_IGNORE_EOS, OPT_CORES, OPT_NOSTATS,
+	OPT_CHAT, OPT_SYSTEM, OPT_TMPL, OPT_SPECIAL, OPT_IGNORE_EOS, OPT_CORES, OPT_NOSTATS, OPT_LOAD,
 };
 
 static int parse_run_opts(int argc, char **argv, struct run_opts *o)
@@ -108,6 +112,7 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		{ "ignore-eos", no_argument, 0, OPT_IGNORE_EOS },
 		{ "cores", required_argument, 0, OPT_CORES },
 		{ "no-stats", no_argument, 0, OPT_NOSTATS },
+		{ "load", required_argument, 0, OPT_LOAD },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -143,6 +148,11 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		case OPT_SPECIAL: o->special = true; break;
 		case OPT_IGNORE_EOS: o->ignore_eos = true; break;
 		case OPT_NOSTATS: o->no_stats = true; break;
+		case OPT_LOAD:
+			o->load_mode = nrv_load_mode_parse(optarg);
+			bad = o->load_mode < 0;
+			name = "--load";
+			break;
 		case OPT_CORES:
 			o->n_cores = nrv_parse_cpu_list(optarg, o->cores, 256);
 			bad = o->n_cores <= 0;
@@ -465,7 +475,7 @@ int nrv_cmd_run(int argc, char **argv)
 	}
 	char err[1024];
 	struct session s = { 0 };
-	if ((rc = nrv_model_load(o.model, &s.m, err, sizeof(err)))) {
+	if ((rc = nrv_model_load_mode(o.model, o.load_mode, &s.m, err, sizeof(err)))) {
 		fprintf(stderr, "nirvana: %s\n", err);
 		free(file_prompt);
 		return 1;

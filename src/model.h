@@ -89,6 +89,10 @@ struct nrv_model {
  * tokenizer and bind the weight views. Returns 0 or -errno with err set.
  */
 int nrv_model_load(const char *path, struct nrv_model **out, char *err, size_t errlen);
+/* The same, choosing how the weights are held (enum nrv_load_mode of
+ * mem/weights.h: read into huge-page memory, or mmap the file). */
+int nrv_model_load_mode(const char *path, int load_mode, struct nrv_model **out, char *err,
+			size_t errlen);
 void nrv_model_free(struct nrv_model *m);
 
 /* ---- inference context: the per-sequence state of one sequence ---- */
