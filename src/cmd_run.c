@@ -536,7 +536,7 @@ int nrv_cmd_run(int argc, char **argv)
 		fputc('\n', stdout);
 		status = 0;
 	}
-	if (!o.no_stats && status == 0)
+	if (!o.no_stats && status == 0 && s.st.n_prompt > 0)
 		print_stats(&s.st);
 out:
 	fflush(stdout);
