@@ -519,7 +519,9 @@ int nrv_cmd_info(int argc, char **argv)
 	in->path = path;
 	char err[512];
 	int status = 1;
-	int rc = nrv_weights_open(path, NULL, &in->w, err, sizeof(err));
+	/* info reads only the index: the file is mapped, never copied */
+	struct nrv_weights_opts wo = { .mode = NRV_LOAD_MMAP };
+	int rc = nrv_weights_open(path, &wo, &in->w, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "nirvana: %s\n", err);
 		goto out;

@@ -35,7 +35,7 @@ nrv_apt() {
 
 # Packages to build and run nirvana.
 NRV_BUILD_PKGS=(gcc libc6-dev meson ninja-build pkg-config ca-certificates
-	libopenblas-dev libjemalloc-dev liburing-dev libxxhash-dev
+	libopenblas-dev libjemalloc-dev liburing-dev libxxhash-dev libcjson-dev
 	python3 python3-pip)
 # Packages the tests need on top.
 NRV_TEST_PKGS=(libcriterion-dev python3-venv python3-dev g++ cmake make git binutils)
@@ -44,8 +44,11 @@ NRV_TEST_PKGS=(libcriterion-dev python3-venv python3-dev g++ cmake make git binu
 nrv_build() {
 	if [ ! -f "$NRV_BUILD/build.ninja" ]; then
 		nrv_say "configuring $NRV_BUILD"
-		meson setup "$NRV_BUILD" "$NRV_ROOT" ${NRV_MESON_OPTS:-} >/dev/null \
-			|| nrv_die "meson setup failed"
+		local log
+		log="$(mktemp)"
+		meson setup "$NRV_BUILD" "$NRV_ROOT" ${NRV_MESON_OPTS:-} >"$log" 2>&1 \
+			|| { cat "$log" >&2; rm -f "$log"; rm -rf "$NRV_BUILD"; nrv_die "meson setup failed (see above)"; }
+		rm -f "$log"
 	fi
 	nrv_say "building"
 	ninja -C "$NRV_BUILD" >/dev/null || { ninja -C "$NRV_BUILD"; nrv_die "build failed"; }

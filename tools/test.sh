@@ -60,7 +60,7 @@ if [ -z "${NRV_TEST_QUICK:-}" ]; then
 	asan="$NRV_BUILD-asan"
 	if [ ! -f "$asan/build.ninja" ]; then
 		meson setup "$asan" "$NRV_ROOT" -Dbuildtype=debug -Db_sanitize=address,undefined \
-			-Db_lundef=false -Dwerror=true >/dev/null || nrv_die "meson setup (sanitizers) failed"
+			-Db_lundef=false -Dwerror=true >/dev/null || { rm -rf "$asan"; nrv_die "meson setup (sanitizers) failed"; }
 	fi
 	ninja -C "$asan" >/dev/null || { ninja -C "$asan"; nrv_die "sanitizer build failed"; }
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
