@@ -18,6 +18,7 @@
 #include "kernels/quant.h"
 #include "mem/weights.h"
 #include "model.h"
+#include "util.h"
 
 struct info {
 	const char *path;
@@ -42,35 +43,6 @@ static void usage(FILE *f)
 		   "  -m, --model PATH   the model file (or give it as the first argument)\n"
 		   "  --json             print one JSON object instead of text\n"
 		   "  -h, --help         print this help\n");
-}
-
-/* "134.52 M", the way llama.cpp prints parameter counts. */
-static void human_count(char *buf, size_t cap, uint64_t n)
-{
-	static const char *const unit[] = { "K", "M", "B", "T" };
-	if (n < 1000) {
-		snprintf(buf, cap, "%llu", (unsigned long long)n);
-		return;
-	}
-	double v = (double)n / 1000.0;
-	int u = 0;
-	while (v >= 1000.0 && u < 3) {
-		v /= 1000.0;
-		u++;
-	}
-	snprintf(buf, cap, "%.2f %s", v, unit[u]);
-}
-
-static void human_bytes(char *buf, size_t cap, uint64_t n)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
-	int u = 0;
-	while (v >= 1024.0 && u < 4) {
-		v /= 1024.0;
-		u++;
-	}
-	snprintf(buf, cap, u ? "%.2f %s" : "%.0f %s", v, unit[u]);
 }
 
 /* A file string for the terminal: control bytes become '?', long strings
@@ -238,7 +210,7 @@ static void print_text(FILE *f, const struct info *in)
 	char h1[32], h2[32];
 
 	fprintf(f, "%-16s %s\n", "file", in->path);
-	human_bytes(h1, sizeof(h1), g->file_size);
+	nrv_fmt_bytes(h1, sizeof(h1), g->file_size);
 	fprintf(f, "%-16s %llu bytes (%s)\n", "file size", (unsigned long long)g->file_size, h1);
 	fprintf(f, "%-16s %u\n", "gguf version", g->version);
 	fprintf(f, "%-16s %u\n", "alignment", g->alignment);
@@ -293,7 +265,7 @@ static void print_text(FILE *f, const struct info *in)
 
 	fprintf(f, "%-16s %llu\n", "metadata keys", (unsigned long long)g->n_kv);
 	fprintf(f, "%-16s %llu\n", "tensors", (unsigned long long)g->n_tensors);
-	human_count(h1, sizeof(h1), in->n_params);
+	nrv_fmt_count(h1, sizeof(h1), in->n_params);
 	fprintf(f, "%-16s %llu (%s)\n", "parameters", (unsigned long long)in->n_params, h1);
 	if (in->n_params)
 		fprintf(f, "%-16s %.2f\n", "bits per weight",
@@ -303,12 +275,12 @@ static void print_text(FILE *f, const struct info *in)
 		if (!in->type_tensors[t])
 			continue;
 		const char *tn = nrv_type_name(t);
-		human_bytes(h2, sizeof(h2), in->type_bytes[t]);
+		nrv_fmt_bytes(h2, sizeof(h2), in->type_bytes[t]);
 		fprintf(f, "%-6s %8llu %14llu %12s\n", tn ? tn : "?",
 			(unsigned long long)in->type_tensors[t],
 			(unsigned long long)in->type_bytes[t], h2);
 	}
-	human_bytes(h2, sizeof(h2), in->n_bytes);
+	nrv_fmt_bytes(h2, sizeof(h2), in->n_bytes);
 	fprintf(f, "%-6s %8llu %14llu %12s\n", "total", (unsigned long long)g->n_tensors,
 		(unsigned long long)in->n_bytes, h2);
 	if (in->valid)
@@ -454,7 +426,7 @@ static cJSON *build_json(const struct info *in)
 	cJSON_AddNumberToObject(o, "metadata_keys", (double)g->n_kv);
 	cJSON_AddNumberToObject(o, "tensors", (double)g->n_tensors);
 	cJSON_AddNumberToObject(o, "parameters", (double)in->n_params);
-	human_count(h, sizeof(h), in->n_params);
+	nrv_fmt_count(h, sizeof(h), in->n_params);
 	cJSON_AddStringToObject(o, "parameters_human", h);
 	cJSON_AddNumberToObject(o, "tensor_bytes", (double)in->n_bytes);
 	cJSON *types = cJSON_AddArrayToObject(o, "types");
