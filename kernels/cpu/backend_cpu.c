@@ -207,23 +207,83 @@ static void cpu_matmul(struct nrv_backend *be, const struct nrv_tensor *w,
 	nrv_pool_run(c->pool, matmul_task, &j);
 }
 
-/* ---- element-wise ops: cheap, run on the caller's thread ---- */
+/* ---- element-wise ops ----
+ *
+ * A single-token step runs them on the caller's thread (waking the team
+ * would cost more than the work); a multi-token step splits them between
+ * the threads by token rows (or, for the flat ops, fixed 4 KiB pieces).
+ * Every row's math is the same call either way, so the split never
+ * changes a bit.
+ */
+
+/* Floats per piece of a flat op (swiglu, add), and the fewest floats
+ * worth waking the team for (a decode step's n_ff stays on one thread). */
+#define FLAT_CHUNK 1024
+#define FLAT_MIN 8192
+
+struct rows_job {
+	const float *x;
+	const float *w;
+	float *y;
+	const float *up;
+	int n;        /* rows, or floats for the flat ops */
+	int dim;
+	float eps;
+	int n_head, head_dim, n_rot, mode;
+	const int32_t *pos;
+	float freq_base;
+	const struct nrv_kv_view *kv;
+	const float *k, *v;
+};
+
+/* [*r0, *r1) of n items for member ith of nth: contiguous ranges. */
+static void split_range(int n, int ith, int nth, int *r0, int *r1)
+{
+	*r0 = (int)((int64_t)n * ith / nth);
+	*r1 = (int)((int64_t)n * (ith + 1) / nth);
+}
+
+static void rmsnorm_task(void *arg, int ith, int nth)
+{
+	struct rows_job *j = arg;
+	int r0, r1;
+	split_range(j->n, ith, nth, &r0, &r1);
+	for (int i = r0; i < r1; i++)
+		nrv_rmsnorm_ref(j->x + (size_t)i * j->dim, j->w, j->y + (size_t)i * j->dim, j->dim,
+				j->eps);
+}
 
 static void cpu_rmsnorm(struct nrv_backend *be, const float *x, const float *w,
 			float *y, int n, int dim, float eps)
 {
-	(void)be;
-	for (int i = 0; i < n; i++)
-		nrv_rmsnorm_ref(x + (size_t)i * dim, w, y + (size_t)i * dim, dim, eps);
+	struct rows_job j = { .x = x, .w = w, .y = y, .n = n, .dim = dim, .eps = eps };
+	if (n > 1)
+		nrv_pool_run(cpu(be)->pool, rmsnorm_task, &j);
+	else
+		rmsnorm_task(&j, 0, 1);
+}
+
+static void rope_task(void *arg, int ith, int nth)
+{
+	struct rows_job *j = arg;
+	int r0, r1;
+	split_range(j->n, ith, nth, &r0, &r1);
+	for (int i = r0; i < r1; i++)
+		nrv_rope_ref(j->y + (size_t)i * j->n_head * j->head_dim, j->n_head, j->head_dim,
+			     j->n_rot, j->pos[i], j->freq_base, j->mode);
 }
 
 static void cpu_rope(struct nrv_backend *be, float *x, int n, int n_head, int head_dim,
 		     int n_rot, const int32_t *pos, float freq_base, int mode)
 {
-	(void)be;
-	for (int i = 0; i < n; i++)
-		nrv_rope_ref(x + (size_t)i * n_head * head_dim, n_head, head_dim, n_rot, pos[i],
-			     freq_base, mode);
+	struct rows_job j = {
+		.y = x, .n = n, .n_head = n_head, .head_dim = head_dim, .n_rot = n_rot, .pos = pos,
+		.freq_base = freq_base, .mode = mode,
+	};
+	if (n > 1)
+		nrv_pool_run(cpu(be)->pool, rope_task, &j);
+	else
+		rope_task(&j, 0, 1);
 }
 
 static nrv_half *kv_slot(nrv_half *pool, const struct nrv_kv_view *kv, int p)
@@ -233,18 +293,30 @@ static nrv_half *kv_slot(nrv_half *pool, const struct nrv_kv_view *kv, int p)
 	return pool + slot * kv->kv_dim;
 }
 
+static void kv_store_task(void *arg, int ith, int nth)
+{
+	struct rows_job *j = arg;
+	const struct nrv_kv_view *kv = j->kv;
+	int r0, r1;
+	split_range(j->n, ith, nth, &r0, &r1);
+	for (int i = r0; i < r1; i++) {
+		nrv_half *kd = kv_slot(kv->k, kv, j->pos[i]);
+		nrv_half *vd = kv_slot(kv->v, kv, j->pos[i]);
+		for (int d = 0; d < kv->kv_dim; d++) {
+			kd[d] = nrv_float_to_half(j->k[(size_t)i * kv->kv_dim + d]);
+			vd[d] = nrv_float_to_half(j->v[(size_t)i * kv->kv_dim + d]);
+		}
+	}
+}
+
 static void cpu_kv_store(struct nrv_backend *be, const struct nrv_kv_view *kv,
 			 const float *k, const float *v, int n, const int32_t *pos)
 {
-	(void)be;
-	for (int i = 0; i < n; i++) {
-		nrv_half *kd = kv_slot(kv->k, kv, pos[i]);
-		nrv_half *vd = kv_slot(kv->v, kv, pos[i]);
-		for (int j = 0; j < kv->kv_dim; j++) {
-			kd[j] = nrv_float_to_half(k[(size_t)i * kv->kv_dim + j]);
-			vd[j] = nrv_float_to_half(v[(size_t)i * kv->kv_dim + j]);
-		}
-	}
+	struct rows_job j = { .kv = kv, .k = k, .v = v, .n = n, .pos = pos };
+	if (n > 1)
+		nrv_pool_run(cpu(be)->pool, kv_store_task, &j);
+	else
+		kv_store_task(&j, 0, 1);
 }
 
 /* ---- attention ----
@@ -372,18 +444,43 @@ static void cpu_attention(struct nrv_backend *be, const struct nrv_attn_params *
 	nrv_pool_run(c->pool, attn_task, &j);
 }
 
+static void swiglu_task(void *arg, int ith, int nth)
+{
+	struct rows_job *j = arg;
+	int c0, c1;
+	split_range((j->n + FLAT_CHUNK - 1) / FLAT_CHUNK, ith, nth, &c0, &c1);
+	int i0 = c0 * FLAT_CHUNK, i1 = c1 * FLAT_CHUNK < j->n ? c1 * FLAT_CHUNK : j->n;
+	if (i1 > i0)
+		nrv_swiglu_ref(j->x + i0, j->up + i0, j->y + i0, i1 - i0);
+}
+
 static void cpu_swiglu(struct nrv_backend *be, const float *gate, const float *up,
 		       float *out, int n)
 {
-	(void)be;
-	nrv_swiglu_ref(gate, up, out, n);
+	struct rows_job j = { .x = gate, .up = up, .y = out, .n = n };
+	if (n >= FLAT_MIN)
+		nrv_pool_run(cpu(be)->pool, swiglu_task, &j);
+	else
+		swiglu_task(&j, 0, 1);
+}
+
+static void add_task(void *arg, int ith, int nth)
+{
+	struct rows_job *j = arg;
+	int c0, c1;
+	split_range((j->n + FLAT_CHUNK - 1) / FLAT_CHUNK, ith, nth, &c0, &c1);
+	int i1 = c1 * FLAT_CHUNK < j->n ? c1 * FLAT_CHUNK : j->n;
+	for (int i = c0 * FLAT_CHUNK; i < i1; i++)
+		j->y[i] += j->x[i];
 }
 
 static void cpu_add(struct nrv_backend *be, float *y, const float *x, int n)
 {
-	(void)be;
-	for (int i = 0; i < n; i++)
-		y[i] += x[i];
+	struct rows_job j = { .x = x, .y = y, .n = n };
+	if (n >= FLAT_MIN)
+		nrv_pool_run(cpu(be)->pool, add_task, &j);
+	else
+		add_task(&j, 0, 1);
 }
 
 static int cpu_sync(struct nrv_backend *be)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/kernels.h"
 
 static uint64_t rng_state;
 
@@ -154,4 +155,45 @@ Test(backend_cpu, attention_mha_invariance, .init = seed)
 Test(backend_cpu, attention_mqa_invariance, .init = seed)
 {
 	check_shape(&(struct shape){ .n_head = 6, .n_kv_head = 1, .head_dim = 20 });
+}
+
+/* rmsnorm, rope, swiglu, add on the team: the bits of the per-row
+ * references, for 1, 2 and 3 threads. */
+Test(backend_cpu, elementwise_invariance, .init = seed)
+{
+	enum { N = 37, DIM = 576, NH = 9, HD = 64, FF = 1536 };
+	const struct nrv_backend_ops *o = &nrv_backend_cpu_ops;
+	static float x[N * FF], w[DIM], up[N * FF], want[N * FF], got[N * FF];
+	int32_t pos[N];
+	for (int i = 0; i < N * FF; i++) {
+		x[i] = 4.0f * frand();
+		up[i] = frand();
+	}
+	for (int i = 0; i < DIM; i++)
+		w[i] = frand();
+	for (int i = 0; i < N; i++)
+		pos[i] = 3 * i + 1;
+	for (int th = 1; th <= 3; th++) {
+		struct nrv_backend *be = make_backend(th, NULL);
+		for (int i = 0; i < N; i++)
+			nrv_rmsnorm_ref(x + i * DIM, w, want + i * DIM, DIM, 1e-5f);
+		o->rmsnorm(be, x, w, got, N, DIM, 1e-5f);
+		cr_assert(memcmp(want, got, sizeof(float) * N * DIM) == 0, "rmsnorm, %d threads", th);
+		memcpy(want, x, sizeof(float) * N * DIM);
+		memcpy(got, x, sizeof(float) * N * DIM);
+		for (int i = 0; i < N; i++)
+			nrv_rope_ref(want + i * NH * HD, NH, HD, HD, pos[i], 10000.0f, 0);
+		o->rope(be, got, N, NH, HD, HD, pos, 10000.0f, 0);
+		cr_assert(memcmp(want, got, sizeof(float) * N * DIM) == 0, "rope, %d threads", th);
+		nrv_swiglu_ref(x, up, want, N * FF);
+		o->swiglu(be, x, up, got, N * FF);
+		cr_assert(memcmp(want, got, sizeof(float) * N * FF) == 0, "swiglu, %d threads", th);
+		memcpy(want, up, sizeof(float) * N * FF);
+		memcpy(got, up, sizeof(float) * N * FF);
+		for (int i = 0; i < N * FF; i++)
+			want[i] += x[i];
+		o->add(be, got, x, N * FF);
+		cr_assert(memcmp(want, got, sizeof(float) * N * FF) == 0, "add, %d threads", th);
+		o->destroy(be);
+	}
 }
