@@ -43,6 +43,9 @@ struct nrv_kv_view {
 	int kv_dim;
 };
 
+/* Longest attention head every backend supports (elements). */
+#define NRV_MAX_HEAD_DIM 512
+
 struct nrv_attn_params {
 	int n_head;
 	int n_kv_head;

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "gguf.h"
+#include "kernels/backend.h"
 #include "kernels/quant.h"
 
 #define MAX_CTX_TRAIN (1 << 24) /* 16M tokens: beyond any published model */
@@ -197,6 +198,9 @@ static int read_hparams(const struct nrv_gguf *g, struct nrv_model_config *c, ch
 			    "llama.attention.head_count %d is not a multiple of llama.attention.head_count_kv %d",
 			    c->n_head, c->n_head_kv);
 	c->head_dim = c->n_embd / c->n_head;
+	if (c->head_dim > NRV_MAX_HEAD_DIM)
+		return fail(err, errlen, "head dimension %d is over the supported %d", c->head_dim,
+			    NRV_MAX_HEAD_DIM);
 	if ((rc = read_int(g, "llama.rope.dimension_count", false, c->head_dim, 1, c->head_dim,
 			   &c->n_rot, err, errlen)))
 		return rc;

@@ -19,6 +19,8 @@
 #include "kernels/cpu/kernels.h"
 #include "kernels/cpu/pool.h"
 
+_Static_assert(NRV_ATTN_MAX_HD == NRV_MAX_HEAD_DIM, "the kernels take every head the interface allows");
+
 struct cpu_backend {
 	struct nrv_backend base;
 	const struct nrv_cpu_kernels *k;
@@ -26,8 +28,27 @@ struct cpu_backend {
 	struct nrv_backend_cfg cfg;
 	void *act;        /* quantized activations: (max_tokens, act row bytes of max_row) */
 	size_t act_row;   /* byte stride of one activation row in act */
-	float *scores;    /* attention scratch: (n_threads, max_ctx) */
+	float *scores;    /* attention scratch: (n_threads, attn_scratch_floats) */
 };
+
+/* Most queries per work item; the token block is ATTN_MAXQ / group. */
+#define ATTN_MAXQ 16
+
+static int attn_max_queries(const struct nrv_backend_cfg *cfg)
+{
+	return cfg->max_heads > ATTN_MAXQ ? cfg->max_heads : ATTN_MAXQ;
+}
+
+static size_t attn_ctx_stride(const struct nrv_backend_cfg *cfg)
+{
+	return (((size_t)cfg->max_ctx * sizeof(float) + 63) & ~(size_t)63) / sizeof(float);
+}
+
+/* Floats of attention scratch per thread: scores, then rounded queries. */
+static size_t attn_scratch_floats(const struct nrv_backend_cfg *cfg)
+{
+	return (size_t)attn_max_queries(cfg) * (attn_ctx_stride(cfg) + NRV_ATTN_MAX_HD);
+}
 
 static struct cpu_backend *cpu(struct nrv_backend *be)
 {
@@ -80,7 +101,7 @@ static int cpu_create(const struct nrv_backend_cfg *cfg, struct nrv_backend **ou
 	 * quantized format (at most 36/32 bytes per element). */
 	c->act_row = ((size_t)cfg->max_row * 4 + 63) & ~(size_t)63;
 	c->act = aligned_alloc(64, c->act_row * (size_t)cfg->max_tokens);
-	c->scores = aligned_alloc(64, (((size_t)cfg->max_ctx * sizeof(float) + 63) & ~(size_t)63) *
+	c->scores = aligned_alloc(64, attn_scratch_floats(cfg) * sizeof(float) *
 				      (size_t)cfg->n_threads);
 	int rc = -ENOMEM;
 	if (c->act && c->scores)
@@ -186,23 +207,83 @@ static void cpu_matmul(struct nrv_backend *be, const struct nrv_tensor *w,
 	nrv_pool_run(c->pool, matmul_task, &j);
 }
 
-/* ---- element-wise ops: cheap, run on the caller's thread ---- */
+/* ---- element-wise ops ----
+ *
+ * A single-token step runs them on the caller's thread (waking the team
+ * would cost more than the work); a multi-token step splits them between
+ * the threads by token rows (or, for the flat ops, fixed 4 KiB pieces).
+ * Every row's math is the same call either way, so the split never
+ * changes a bit.
+ */
+
+/* Floats per piece of a flat op (swiglu, add), and the fewest floats
+ * worth waking the team for (a decode step's n_ff stays on one thread). */
+#define FLAT_CHUNK 1024
+#define FLAT_MIN 8192
+
+struct rows_job {
+	const float *x;
+	const float *w;
+	float *y;
+	const float *up;
+	int n;        /* rows, or floats for the flat ops */
+	int dim;
+	float eps;
+	int n_head, head_dim, n_rot, mode;
+	const int32_t *pos;
+	float freq_base;
+	const struct nrv_kv_view *kv;
+	const float *k, *v;
+};
+
+/* [*r0, *r1) of n items for member ith of nth: contiguous ranges. */
+static void split_range(int n, int ith, int nth, int *r0, int *r1)
+{
+	*r0 = (int)((int64_t)n * ith / nth);
+	*r1 = (int)((int64_t)n * (ith + 1) / nth);
+}
+
+static void rmsnorm_task(void *arg, int ith, int nth)
+{
+	struct rows_job *j = arg;
+	int r0, r1;
+	split_range(j->n, ith, nth, &r0, &r1);
+	for (int i = r0; i < r1; i++)
+		nrv_rmsnorm_ref(j->x + (size_t)i * j->dim, j->w, j->y + (size_t)i * j->dim, j->dim,
+				j->eps);
+}
 
 static void cpu_rmsnorm(struct nrv_backend *be, const float *x, const float *w,
 			float *y, int n, int dim, float eps)
 {
-	(void)be;
-	for (int i = 0; i < n; i++)
-		nrv_rmsnorm_ref(x + (size_t)i * dim, w, y + (size_t)i * dim, dim, eps);
+	struct rows_job j = { .x = x, .w = w, .y = y, .n = n, .dim = dim, .eps = eps };
+	if (n > 1)
+		nrv_pool_run(cpu(be)->pool, rmsnorm_task, &j);
+	else
+		rmsnorm_task(&j, 0, 1);
+}
+
+static void rope_task(void *arg, int ith, int nth)
+{
+	struct rows_job *j = arg;
+	int r0, r1;
+	split_range(j->n, ith, nth, &r0, &r1);
+	for (int i = r0; i < r1; i++)
+		nrv_rope_ref(j->y + (size_t)i * j->n_head * j->head_dim, j->n_head, j->head_dim,
+			     j->n_rot, j->pos[i], j->freq_base, j->mode);
 }
 
 static void cpu_rope(struct nrv_backend *be, float *x, int n, int n_head, int head_dim,
 		     int n_rot, const int32_t *pos, float freq_base, int mode)
 {
-	(void)be;
-	for (int i = 0; i < n; i++)
-		nrv_rope_ref(x + (size_t)i * n_head * head_dim, n_head, head_dim, n_rot, pos[i],
-			     freq_base, mode);
+	struct rows_job j = {
+		.y = x, .n = n, .n_head = n_head, .head_dim = head_dim, .n_rot = n_rot, .pos = pos,
+		.freq_base = freq_base, .mode = mode,
+	};
+	if (n > 1)
+		nrv_pool_run(cpu(be)->pool, rope_task, &j);
+	else
+		rope_task(&j, 0, 1);
 }
 
 static nrv_half *kv_slot(nrv_half *pool, const struct nrv_kv_view *kv, int p)
@@ -212,21 +293,41 @@ static nrv_half *kv_slot(nrv_half *pool, const struct nrv_kv_view *kv, int p)
 	return pool + slot * kv->kv_dim;
 }
 
-static void cpu_kv_store(struct nrv_backend *be, const struct nrv_kv_view *kv,
-			 const float *k, const float *v, int n, const int32_t *pos)
+static void kv_store_task(void *arg, int ith, int nth)
 {
-	(void)be;
-	for (int i = 0; i < n; i++) {
-		nrv_half *kd = kv_slot(kv->k, kv, pos[i]);
-		nrv_half *vd = kv_slot(kv->v, kv, pos[i]);
-		for (int j = 0; j < kv->kv_dim; j++) {
-			kd[j] = nrv_float_to_half(k[(size_t)i * kv->kv_dim + j]);
-			vd[j] = nrv_float_to_half(v[(size_t)i * kv->kv_dim + j]);
+	struct rows_job *j = arg;
+	const struct nrv_kv_view *kv = j->kv;
+	int r0, r1;
+	split_range(j->n, ith, nth, &r0, &r1);
+	for (int i = r0; i < r1; i++) {
+		nrv_half *kd = kv_slot(kv->k, kv, j->pos[i]);
+		nrv_half *vd = kv_slot(kv->v, kv, j->pos[i]);
+		for (int d = 0; d < kv->kv_dim; d++) {
+			kd[d] = nrv_float_to_half(j->k[(size_t)i * kv->kv_dim + d]);
+			vd[d] = nrv_float_to_half(j->v[(size_t)i * kv->kv_dim + d]);
 		}
 	}
 }
 
-/* ---- attention: (query token, head) pairs split between threads ---- */
+static void cpu_kv_store(struct nrv_backend *be, const struct nrv_kv_view *kv,
+			 const float *k, const float *v, int n, const int32_t *pos)
+{
+	struct rows_job j = { .kv = kv, .k = k, .v = v, .n = n, .pos = pos };
+	if (n > 1)
+		nrv_pool_run(cpu(be)->pool, kv_store_task, &j);
+	else
+		kv_store_task(&j, 0, 1);
+}
+
+/* ---- attention ----
+ *
+ * A work item is one KV head and a block of consecutive query tokens: the
+ * item's queries (the block's tokens times the heads that share the KV
+ * head) meet each key row together, so a row is read and converted once
+ * per item. Items go to the threads round-robin. A query's result depends
+ * only on its own query vector and keys (the kernels' contract), never on
+ * the block it shares, the step's size or the thread count.
+ */
 
 struct attn_job {
 	struct cpu_backend *c;
@@ -236,45 +337,95 @@ struct attn_job {
 	int n;
 	const int32_t *pos;
 	float *out;
+	int tb;       /* query tokens per item */
+	int n_items;
 };
+
+/* Calls fn over keys [j0, j1) of KV head kvh, one call per contiguous run
+ * of positions (a run never crosses a cache block). */
+static void kv_runs(const struct nrv_kv_view *kv, const nrv_half *pool, int kvh, int hd, int j0,
+		    int j1, void (*fn)(void *ctx, const nrv_half *rows, int j, int n), void *ctx)
+{
+	while (j0 < j1) {
+		int end = (j0 / kv->block_tokens + 1) * kv->block_tokens;
+		if (end > j1)
+			end = j1;
+		fn(ctx, kv_slot((nrv_half *)pool, kv, j0) + (size_t)kvh * hd, j0, end - j0);
+		j0 = end;
+	}
+}
+
+struct attn_call {
+	const struct nrv_cpu_kernels *k;
+	const struct nrv_attn_params *p;
+	size_t stride;   /* kv_dim: halves between positions */
+	int nq;
+	const float *q;  /* queries: (nq, hd) */
+	float *s;        /* scores / probabilities: (nq, ctx_stride) */
+	size_t ss;
+	float *o;        /* outputs, (nq, hd) */
+};
+
+static void scores_run(void *ctx, const nrv_half *rows, int j, int n)
+{
+	struct attn_call *a = ctx;
+	int hd = a->p->head_dim;
+	a->k->attn_scores(hd, a->nq, a->q, (size_t)hd, rows, a->stride, n, a->p->scale, a->s + j,
+			  a->ss);
+}
+
+static void values_run(void *ctx, const nrv_half *rows, int j, int n)
+{
+	struct attn_call *a = ctx;
+	int hd = a->p->head_dim;
+	a->k->attn_values(hd, a->nq, a->s + j, a->ss, rows, a->stride, n, a->o, (size_t)hd);
+}
 
 static void attn_task(void *arg, int ith, int nth)
 {
 	struct attn_job *j = arg;
 	const struct nrv_attn_params *p = j->p;
 	const struct nrv_kv_view *kv = j->kv;
+	const struct nrv_cpu_kernels *k = j->c->k;
 	int hd = p->head_dim, group = p->n_head / p->n_kv_head;
-	size_t stride = (((size_t)j->c->cfg.max_ctx * sizeof(float) + 63) & ~(size_t)63) / sizeof(float);
-	float *att = j->c->scores + (size_t)ith * stride;
-	int total = j->n * p->n_head;
-	for (int item = ith; item < total; item += nth) {
-		int t = item / p->n_head, h = item % p->n_head;
-		int kvh = h / group;
-		const float *q32 = j->q + ((size_t)t * p->n_head + h) * hd;
-		float *o = j->out + ((size_t)t * p->n_head + h) * hd;
-		int len = j->pos[t] + 1;
-		/* As llama.cpp's CPU path does, the query meets the half-float
-		 * keys as halves, and the probabilities meet the values as halves. */
-		float q[512];
-		for (int d = 0; d < hd; d++)
-			q[d] = nrv_half_to_float(nrv_float_to_half(q32[d]));
-		for (int s = 0; s < len; s++) {
-			const nrv_half *k = kv_slot(kv->k, kv, s) + (size_t)kvh * hd;
-			float dot = 0.0f;
-			for (int d = 0; d < hd; d++)
-				dot += q[d] * nrv_half_to_float(k[d]);
-			att[s] = dot * p->scale;
+	size_t ss = attn_ctx_stride(&j->c->cfg);
+	float *scr = j->c->scores + (size_t)ith * attn_scratch_floats(&j->c->cfg);
+	float *sc = scr;                                              /* (maxq, ss) */
+	float *qb = scr + (size_t)attn_max_queries(&j->c->cfg) * ss; /* (maxq, hd) */
+	for (int item = ith; item < j->n_items; item += nth) {
+		int kvh = item % p->n_kv_head;
+		int t0 = item / p->n_kv_head * j->tb;
+		int t1 = t0 + j->tb < j->n ? t0 + j->tb : j->n;
+		int nq = (t1 - t0) * group;
+		/* The item's queries, rounded to half: token-major, then head. */
+		int min_len = j->pos[t0] + 1;
+		for (int t = t0; t < t1; t++) {
+			if (j->pos[t] + 1 < min_len)
+				min_len = j->pos[t] + 1;
+			for (int g = 0; g < group; g++) {
+				float *dst = qb + (size_t)((t - t0) * group + g) * hd;
+				memcpy(dst, j->q + ((size_t)t * p->n_head + kvh * group + g) * hd,
+				       (size_t)hd * sizeof(float));
+				k->round_half(dst, hd);
+			}
 		}
-		nrv_softmax_ref(att, len);
-		for (int s = 0; s < len; s++)
-			att[s] = nrv_half_to_float(nrv_float_to_half(att[s]));
-		for (int d = 0; d < hd; d++)
-			o[d] = 0.0f;
-		for (int s = 0; s < len; s++) {
-			const nrv_half *v = kv_slot(kv->v, kv, s) + (size_t)kvh * hd;
-			float a = att[s];
-			for (int d = 0; d < hd; d++)
-				o[d] += a * nrv_half_to_float(v[d]);
+		struct attn_call a = {
+			.k = k, .p = p, .stride = (size_t)kv->kv_dim, .nq = nq, .q = qb, .s = sc,
+			.ss = ss,
+		};
+		/* Keys every query sees, together; then each token's own tail. */
+		kv_runs(kv, kv->k, kvh, hd, 0, min_len, scores_run, &a);
+		a.nq = group;
+		for (int t = t0; t < t1; t++) {
+			int len = j->pos[t] + 1;
+			a.q = qb + (size_t)(t - t0) * group * hd;
+			a.s = sc + (size_t)(t - t0) * group * ss;
+			kv_runs(kv, kv->k, kvh, hd, min_len, len, scores_run, &a);
+			for (int g = 0; g < group; g++)
+				k->softmax_half(a.s + (size_t)g * ss, len);
+			a.o = j->out + ((size_t)t * p->n_head + kvh * group) * hd;
+			memset(a.o, 0, (size_t)group * hd * sizeof(float));
+			kv_runs(kv, kv->v, kvh, hd, 0, len, values_run, &a);
 		}
 	}
 }
@@ -283,22 +434,53 @@ static void cpu_attention(struct nrv_backend *be, const struct nrv_attn_params *
 			  const struct nrv_kv_view *kv, const float *q, int n,
 			  const int32_t *pos, float *out)
 {
-	struct attn_job j = { .c = cpu(be), .p = p, .kv = kv, .q = q, .n = n, .pos = pos, .out = out };
-	nrv_pool_run(j.c->pool, attn_task, &j);
+	struct cpu_backend *c = cpu(be);
+	int group = p->n_head / p->n_kv_head;
+	int tb = ATTN_MAXQ / group > 1 ? ATTN_MAXQ / group : 1;
+	struct attn_job j = {
+		.c = c, .p = p, .kv = kv, .q = q, .n = n, .pos = pos, .out = out, .tb = tb,
+		.n_items = (n + tb - 1) / tb * p->n_kv_head,
+	};
+	nrv_pool_run(c->pool, attn_task, &j);
+}
+
+static void swiglu_task(void *arg, int ith, int nth)
+{
+	struct rows_job *j = arg;
+	int c0, c1;
+	split_range((j->n + FLAT_CHUNK - 1) / FLAT_CHUNK, ith, nth, &c0, &c1);
+	int i0 = c0 * FLAT_CHUNK, i1 = c1 * FLAT_CHUNK < j->n ? c1 * FLAT_CHUNK : j->n;
+	if (i1 > i0)
+		nrv_swiglu_ref(j->x + i0, j->up + i0, j->y + i0, i1 - i0);
 }
 
 static void cpu_swiglu(struct nrv_backend *be, const float *gate, const float *up,
 		       float *out, int n)
 {
-	(void)be;
-	nrv_swiglu_ref(gate, up, out, n);
+	struct rows_job j = { .x = gate, .up = up, .y = out, .n = n };
+	if (n >= FLAT_MIN)
+		nrv_pool_run(cpu(be)->pool, swiglu_task, &j);
+	else
+		swiglu_task(&j, 0, 1);
+}
+
+static void add_task(void *arg, int ith, int nth)
+{
+	struct rows_job *j = arg;
+	int c0, c1;
+	split_range((j->n + FLAT_CHUNK - 1) / FLAT_CHUNK, ith, nth, &c0, &c1);
+	int i1 = c1 * FLAT_CHUNK < j->n ? c1 * FLAT_CHUNK : j->n;
+	for (int i = c0 * FLAT_CHUNK; i < i1; i++)
+		j->y[i] += j->x[i];
 }
 
 static void cpu_add(struct nrv_backend *be, float *y, const float *x, int n)
 {
-	(void)be;
-	for (int i = 0; i < n; i++)
-		y[i] += x[i];
+	struct rows_job j = { .x = x, .y = y, .n = n };
+	if (n >= FLAT_MIN)
+		nrv_pool_run(cpu(be)->pool, add_task, &j);
+	else
+		add_task(&j, 0, 1);
 }
 
 static int cpu_sync(struct nrv_backend *be)

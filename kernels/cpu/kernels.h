@@ -37,12 +37,48 @@ typedef void (*nrv_dequant_fn)(const void *x, float *y, int n);
 typedef void (*nrv_gemm_fn)(int n, const void *w, size_t w_stride, int n_rows,
 			    const void *a, size_t a_stride, int n_tok, float *y, size_t ldy);
 
+/*
+ * Attention over a half-float KV cache, in the numerics llama.cpp's CPU
+ * path uses: the query meets the half keys as half values, the scores are
+ * scaled, soft-maxed as nrv_softmax_ref, and the probabilities meet the
+ * half values as half values.
+ *
+ * attn_scores: s[i * s_stride + j] = scale * dot(q_i, k_j) for i < nq,
+ *   j < n; q_i (hd floats at q + i * q_stride) holds values already
+ *   rounded to half (see round_half), k_j is hd halves at k + j * k_stride.
+ *   The reference sums the products in element order; SIMD twins may sum
+ *   in another (fixed) order.
+ * attn_values: o_i[d] += p_i[j] * v_j[d] for i < nq, d < hd, j = 0..n-1
+ *   in that order, each a float multiply then a float add (no fusion), so
+ *   that splitting the keys into several calls never changes a result;
+ *   p_i (at p + i * p_stride) already rounded to half.
+ * softmax_half: x = half(softmax(x)) over n floats, the softmax exactly
+ *   as nrv_softmax_ref (max, expf, sum in double, times the inverse).
+ * round_half: x = (float)(half)x over n floats, round to nearest even.
+ *
+ * hd is at most NRV_ATTN_MAX_HD; SIMD twins take the reference's path
+ * for an hd that is not a multiple of 8.
+ */
+#define NRV_ATTN_MAX_HD 512
+typedef void (*nrv_attn_scores_fn)(int hd, int nq, const float *q, size_t q_stride,
+				   const nrv_half *k, size_t k_stride, int n, float scale,
+				   float *s, size_t s_stride);
+typedef void (*nrv_attn_values_fn)(int hd, int nq, const float *p, size_t p_stride,
+				   const nrv_half *v, size_t v_stride, int n, float *o,
+				   size_t o_stride);
+typedef void (*nrv_softmax_half_fn)(float *x, int n);
+typedef void (*nrv_round_half_fn)(float *x, int n);
+
 struct nrv_cpu_kernels {
 	const char *isa;                          /* "ref", "avx2", "avx512" */
 	nrv_vec_dot_fn vec_dot[NRV_TYPE_COUNT];   /* by weight type */
 	nrv_gemm_fn gemm[NRV_TYPE_COUNT];         /* by weight type */
 	nrv_quantize_fn quantize[NRV_TYPE_COUNT]; /* by activation type */
 	nrv_dequant_fn dequant[NRV_TYPE_COUNT];   /* by weight type */
+	nrv_attn_scores_fn attn_scores;
+	nrv_attn_values_fn attn_values;
+	nrv_softmax_half_fn softmax_half;
+	nrv_round_half_fn round_half;
 };
 
 /* Activation type a weight type is dotted against, or -1 if unsupported. */
@@ -139,5 +175,13 @@ void nrv_swiglu_ref(const float *gate, const float *up, float *out, int n);
 void nrv_rope_ref(float *x, int n_head, int head_dim, int n_rot, int pos, float freq_base, int mode);
 /* In-place softmax over n floats. */
 void nrv_softmax_ref(float *x, int n);
+
+/* ---- attention (kernels/cpu/ref/attn_ref.c; contracts above) ---- */
+void nrv_attn_scores_ref(int hd, int nq, const float *q, size_t q_stride, const nrv_half *k,
+			 size_t k_stride, int n, float scale, float *s, size_t s_stride);
+void nrv_attn_values_ref(int hd, int nq, const float *p, size_t p_stride, const nrv_half *v,
+			 size_t v_stride, int n, float *o, size_t o_stride);
+void nrv_softmax_half_ref(float *x, int n);
+void nrv_round_half_ref(float *x, int n);
 
 #endif

@@ -684,6 +684,10 @@ static const struct nrv_cpu_kernels ref_table = {
 		[NRV_TYPE_Q5_K] = nrv_dequant_q5_K_ref,
 		[NRV_TYPE_Q6_K] = nrv_dequant_q6_K_ref,
 	},
+	.attn_scores = nrv_attn_scores_ref,
+	.attn_values = nrv_attn_values_ref,
+	.softmax_half = nrv_softmax_half_ref,
+	.round_half = nrv_round_half_ref,
 };
 
 const struct nrv_cpu_kernels *nrv_cpu_kernels_ref(void)

@@ -210,6 +210,123 @@ NRV_INLINE void tile_q32(enum q32_kind k, int R, int T, int nb,
 }
 
 /*
+ * Wide tiles for multi-token steps: one weight row against WT = 8 tokens.
+ * The activation scales d_a (and s_a) of the 8 tokens are converted to
+ * floats once per token tile (q32_scales, shared by every row of the
+ * chunk), and the per-block scale products d_w * d_a of the 8 tokens are
+ * formed in the lanes of one register and broadcast back from memory, so
+ * a (row, token, block) costs one activation load + the integer dot, one
+ * broadcast and one multiply or FMA. Per output the arithmetic is the
+ * 1 x 1 path's: acc += fma(p1, d_w1 * d_a1, p0 * (d_w0 * d_a0)), macc
+ * likewise, y = hsum8(acc) + macc.
+ */
+#define WT 8
+#define WIDE_NB_MAX 128 /* rows up to 4096 elements take the wide tiles */
+
+struct q32_scales {
+	float d[WT]; /* d_a of the tile's tokens */
+	float s[WT]; /* s_a (Q8_1), else unused */
+};
+
+NRV_INLINE void wide_scales(enum q32_kind k, int nb, const uint8_t *a, size_t as,
+			    struct q32_scales *sc)
+{
+	const int ab = has_min(k) ? 36 : 34;
+	for (int b = 0; b < nb; b++) {
+		for (int t = 0; t < WT; t++) {
+			const uint8_t *p = a + (size_t)t * as + (size_t)b * ab;
+			sc[b].d[t] = nrv__h2f(p);
+			sc[b].s[t] = has_min(k) ? nrv__h2f(p + 2) : 0.0f;
+		}
+	}
+}
+
+NRV_INLINE void tile_wide(enum q32_kind k, int nb, const uint8_t *w, const struct q32_scales *sc,
+			  const uint8_t *a, size_t as, float *y, size_t ldy)
+{
+	const int wb = w_bytes(k);
+	const int ab = has_min(k) ? 36 : 34;
+	__m256 acc[WT];
+	__m256 macc = _mm256_setzero_ps();
+	float sp[2][WT] __attribute__((aligned(32)));
+	for (int t = 0; t < WT; t++)
+		acc[t] = _mm256_setzero_ps();
+	int b = 0;
+	for (; b + 2 <= nb; b += 2) {
+		const uint8_t *w0 = w + (size_t)b * wb, *w1 = w0 + wb;
+		__m128 dm0 = nrv__h2f2(w0), dm1 = nrv__h2f2(w1); /* d, m */
+		_mm256_store_ps(sp[0], _mm256_mul_ps(_mm256_broadcastss_ps(dm0),
+						     _mm256_loadu_ps(sc[b].d)));
+		_mm256_store_ps(sp[1], _mm256_mul_ps(_mm256_broadcastss_ps(dm1),
+						     _mm256_loadu_ps(sc[b + 1].d)));
+		if (has_min(k)) {
+			__m256 m0 = _mm256_mul_ps(_mm256_broadcastss_ps(_mm_permute_ps(dm0, 0x55)),
+						  _mm256_loadu_ps(sc[b].s));
+			macc = _mm256_add_ps(macc,
+					     _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_permute_ps(dm1, 0x55)),
+							     _mm256_loadu_ps(sc[b + 1].s), m0));
+		}
+		__m256i q0 = w_quants(k, w0), q1 = w_quants(k, w1);
+		__m256i qa0 = is_signed(k) ? _mm256_sign_epi8(q0, q0) : q0;
+		__m256i qa1 = is_signed(k) ? _mm256_sign_epi8(q1, q1) : q1;
+		for (int t = 0; t < WT; t++) {
+			const uint8_t *a0 = a + (size_t)t * as + (size_t)b * ab;
+			__m256 p0 = block_products(k, q0, qa0, a0);
+			__m256 p1 = block_products(k, q1, qa1, a0 + ab);
+			__m256 two = _mm256_fmadd_ps(p1, _mm256_broadcast_ss(&sp[1][t]),
+						     _mm256_mul_ps(p0, _mm256_broadcast_ss(&sp[0][t])));
+			acc[t] = _mm256_add_ps(acc[t], two);
+		}
+	}
+	if (b < nb) {
+		const uint8_t *w0 = w + (size_t)b * wb;
+		__m128 dm0 = nrv__h2f2(w0);
+		_mm256_store_ps(sp[0], _mm256_mul_ps(_mm256_broadcastss_ps(dm0),
+						     _mm256_loadu_ps(sc[b].d)));
+		if (has_min(k))
+			macc = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_permute_ps(dm0, 0x55)),
+					       _mm256_loadu_ps(sc[b].s), macc);
+		__m256i q0 = w_quants(k, w0);
+		__m256i qa0 = is_signed(k) ? _mm256_sign_epi8(q0, q0) : q0;
+		for (int t = 0; t < WT; t++) {
+			const uint8_t *a0 = a + (size_t)t * as + (size_t)b * ab;
+			__m256 p0 = block_products(k, q0, qa0, a0);
+			acc[t] = _mm256_fmadd_ps(p0, _mm256_broadcast_ss(&sp[0][t]), acc[t]);
+		}
+	}
+	float mins[WT] __attribute__((aligned(32)));
+	_mm256_store_ps(mins, macc);
+	for (int t = 0; t < WT; t++) {
+		float s = nrv__hsum8(acc[t]);
+		if (has_min(k))
+			s += mins[t];
+		y[(size_t)t * ldy] = s;
+	}
+}
+
+/* Tokens in tiles of WT with the wide tiles, row by row; the leftover
+ * tokens (and rows too long for the scale buffer) with the small tiles. */
+NRV_INLINE void gemm_wide(enum q32_kind k, const struct nrv__tiles *tl, int nb, const uint8_t *w,
+			  size_t ws, int n_rows, const uint8_t *a, size_t as, int n_tok, float *y,
+			  size_t ldy)
+{
+	struct q32_scales sc[WIDE_NB_MAX];
+	int t = 0;
+	if (nb <= WIDE_NB_MAX) {
+		for (; t + WT <= n_tok; t += WT) {
+			const uint8_t *at = a + (size_t)t * as;
+			wide_scales(k, nb, at, as, sc);
+			for (int r = 0; r < n_rows; r++)
+				tile_wide(k, nb, w + (size_t)r * ws, sc, at, as, y + (size_t)t * ldy + r,
+					  ldy);
+		}
+	}
+	if (t < n_tok)
+		nrv__gemm_tiles(tl, nb, w, ws, n_rows, a + (size_t)t * as, as, n_tok - t,
+				y + (size_t)t * ldy, ldy);
+}
+
+/*
  * The gemm driver: tokens in tiles of 4 (rows two at a time), then the
  * leftover tokens; a single token (decode) takes rows four at a time.
  * The tile shape changes only which loads are shared, never the
@@ -256,8 +373,8 @@ NRV_INLINE void tile_q32(enum q32_kind k, int R, int T, int nb,
 				    const void *a, size_t a_stride, int n_tok, float *y,       \
 				    size_t ldy)                                                \
 	{                                                                                      \
-		nrv__gemm_tiles(&name##_tiles, n / NRV_QK, w, w_stride, n_rows, a, a_stride,   \
-				n_tok, y, ldy);                                                \
+		gemm_wide(kind, &name##_tiles, n / NRV_QK, w, w_stride, n_rows, a, a_stride,   \
+			  n_tok, y, ldy);                                                      \
 	}
 
 Q32_TILES(q4_0, K_Q4_0)

@@ -21,6 +21,13 @@ float nrv_vec_dot_f32_avx2(int n, const void *w, const void *a);
 float nrv_vec_dot_f16_avx2(int n, const void *w, const void *a);
 float nrv_vec_dot_bf16_avx2(int n, const void *w, const void *a);
 
+void nrv_attn_scores_avx2(int hd, int nq, const float *q, size_t q_stride, const nrv_half *k,
+			  size_t k_stride, int n, float scale, float *s, size_t s_stride);
+void nrv_attn_values_avx2(int hd, int nq, const float *p, size_t p_stride, const nrv_half *v,
+			  size_t v_stride, int n, float *o, size_t o_stride);
+void nrv_softmax_half_avx2(float *x, int n);
+void nrv_round_half_avx2(float *x, int n);
+
 #define NRV__AVX2_QUANT(t)                                                        \
 	float nrv_vec_dot_##t##_avx2(int n, const void *w, const void *a);         \
 	void nrv_gemm_##t##_avx2(int n, const void *w, size_t w_stride, int n_rows, \

@@ -56,6 +56,10 @@ static const struct nrv_cpu_kernels avx512_table = {
 		[NRV_TYPE_Q5_K] = nrv_dequant_q5_K_ref,
 		[NRV_TYPE_Q6_K] = nrv_dequant_q6_K_ref,
 	},
+	.attn_scores = nrv_attn_scores_avx2,
+	.attn_values = nrv_attn_values_avx2,
+	.softmax_half = nrv_softmax_half_avx2,
+	.round_half = nrv_round_half_avx2,
 };
 
 const struct nrv_cpu_kernels *nrv_cpu_kernels_avx512(void)
