@@ -1277,10 +1277,11 @@ static void spm_try(const struct nrv_tok *t, struct spm_scratch *s, const char *
 /* Tokenize one text fragment: spaces become U+2581, merges by score. */
 static int spm_fragment(const struct nrv_tok *t, const char *text, size_t len, bool prefix, struct out *o)
 {
-	size_t n_sp = prefix;
+	size_t n_sp = 0;
 	for (size_t i = 0; i < len; i++)
 		n_sp += text[i] == ' ';
-	size_t blen = len + 2 * n_sp; /* each space grows from 1 to 3 bytes */
+	/* Each space grows from 1 to 3 bytes; the prefix adds 3. */
+	size_t blen = len + 2 * n_sp + (prefix ? 3 : 0);
 	char *buf = malloc(blen ? blen : 1);
 	struct spm_scratch s = { 0 };
 	int rc = -ENOMEM;
