@@ -25,8 +25,10 @@ struct nrv_tok;
 
 enum nrv_tok_kind { NRV_TOK_BPE, NRV_TOK_SPM };
 
-/* Build from a parsed GGUF. Returns 0, -EINVAL (err says what is wrong or
- * unsupported), or -ENOMEM. */
+/* Build from a parsed GGUF (the tokenizer.ggml.* keys; no tensors). The
+ * nrv_gguf may be freed afterwards. Returns 0, -EINVAL (err says what is
+ * wrong or unsupported: unknown model or pre-tokenizer, bad key types,
+ * duplicate token texts), or -ENOMEM. */
 int nrv_tok_create(const struct nrv_gguf *g, struct nrv_tok **out, char *err, size_t errlen);
 void nrv_tok_destroy(struct nrv_tok *t);
 
@@ -36,8 +38,11 @@ void nrv_tok_destroy(struct nrv_tok *t);
  * for it (tokenizer.ggml.add_bos_token / add_eos_token, with llama.cpp's
  * defaults per model). parse_special turns control-token text such as
  * "<|im_start|>" into its id; otherwise it is tokenized as plain text.
- * Writes at most `cap` ids to out. Returns the total number of tokens
- * (which may exceed cap: call again with a larger buffer), or -errno.
+ * Writes at most `cap` ids to out (out may be NULL when cap is 0).
+ * Returns the total number of tokens (which may exceed cap: call again
+ * with a larger buffer), -EINVAL for bad arguments, -E2BIG for text over
+ * 256 MiB, -EOVERFLOW past INT_MAX tokens, or -ENOMEM. Allocates scratch
+ * per call (about 40 bytes per input byte at worst).
  */
 int nrv_tok_encode(const struct nrv_tok *t, const char *text, size_t len, bool add_special,
 		   bool parse_special, int32_t *out, int cap);
@@ -51,9 +56,12 @@ int nrv_tok_encode(const struct nrv_tok *t, const char *text, size_t len, bool a
 int nrv_tok_piece(const struct nrv_tok *t, int32_t id, bool special, char *buf, size_t cap);
 
 /*
- * Decode ids to text, concatenating pieces (and, for SPM, dropping the
- * leading space the encoder added). Returns bytes needed (may exceed cap)
- * or -EINVAL for a bad id.
+ * Decode ids to text, concatenating pieces (and, for SPM with the space
+ * prefix, dropping one leading space of the first token, as llama.cpp's
+ * detokenize does). llama.cpp's "clean spaces" pass for BPE (" ." -> ".")
+ * is not applied, so BPE decoding gives back the encoded bytes exactly.
+ * Writes at most cap bytes. Returns bytes needed (may exceed cap), or
+ * -EINVAL for a bad id (nothing written).
  */
 int nrv_tok_decode(const struct nrv_tok *t, const int32_t *ids, int n, bool special,
 		   char *buf, size_t cap);
