@@ -5,7 +5,12 @@
  * llm_chat_detect_template does, so both engines put a given template in
  * the same family; families llama.cpp knows and nirvana does not render
  * (SmolVLM, ChatGLM, GLM-Edge, Falcon 3, ...) are reported as unknown
- * rather than mistaken for a neighbour.
+ * rather than mistaken for a neighbour. One deliberate difference: a
+ * template with <|user|> that ends turns with a literal <|endoftext|> is
+ * Zephyr here even when it also names <|assistant|>; llama.cpp takes that
+ * pair for GLM-Edge first and drops the terminators. Zephyr templates
+ * that write eos_token instead of a literal are unknown: their terminator
+ * depends on the tokenizer. tests/py/test_chat.py compares both engines.
  *
  * Rendering appends to a bounded writer that keeps counting past the end
  * of the buffer, so one pass both fills the buffer and measures the need.
