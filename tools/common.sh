@@ -41,7 +41,15 @@ NRV_BUILD_PKGS=(gcc libc6-dev meson ninja-build pkg-config ca-certificates
 NRV_TEST_PKGS=(libcriterion-dev python3-venv python3-dev g++ cmake make git binutils)
 
 # Configure (once) and build. Extra meson options in NRV_MESON_OPTS.
+# NRV_RECONFIGURE=1 re-runs meson's configuration on an existing build
+# directory, so that dependencies installed since (Criterion for the tests)
+# and the options given are taken into account.
 nrv_build() {
+	if [ -f "$NRV_BUILD/build.ninja" ] && [ -n "${NRV_RECONFIGURE:-}" ]; then
+		nrv_say "reconfiguring $NRV_BUILD"
+		meson setup --reconfigure "$NRV_BUILD" "$NRV_ROOT" ${NRV_MESON_OPTS:-} >/dev/null \
+			|| { rm -rf "$NRV_BUILD"; nrv_say "reconfiguring failed: configuring from scratch"; }
+	fi
 	if [ ! -f "$NRV_BUILD/build.ninja" ]; then
 		nrv_say "configuring $NRV_BUILD"
 		local log

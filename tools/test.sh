@@ -34,7 +34,7 @@ stage "python peers (virtualenv)"
 stage_done
 
 stage "build (release, warnings are errors)"
-NRV_MESON_OPTS="-Dwerror=true" nrv_build
+NRV_MESON_OPTS="-Dwerror=true" NRV_RECONFIGURE=1 nrv_build
 stage_done
 
 # Individual test counts (Criterion binaries hold many tests each) from
