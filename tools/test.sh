@@ -34,6 +34,12 @@ stage "python peers (virtualenv)"
 stage_done
 
 stage "build (release, warnings are errors)"
+# A build directory configured before Criterion was installed (by
+# tools/run.sh) has no tests: configure it again from scratch.
+if [ -f "$NRV_BUILD/build.ninja" ] && [ "$(meson introspect "$NRV_BUILD" --tests 2>/dev/null)" = "[]" ]; then
+	nrv_say "the build directory has no tests (configured without Criterion): configuring again"
+	rm -rf "$NRV_BUILD"
+fi
 NRV_MESON_OPTS="-Dwerror=true" NRV_RECONFIGURE=1 nrv_build
 stage_done
 
