@@ -34,6 +34,7 @@
 #endif
 
 #define SPIN_ITERS 20000
+#define BARRIER_SPINS 4096
 
 struct worker {
 	struct nrv_pool *pool;
@@ -206,6 +207,12 @@ void nrv_pool_barrier(struct nrv_pool *p)
 		atomic_fetch_add_explicit(&p->bar_phase, 1, memory_order_release);
 		return;
 	}
-	while (atomic_load_explicit(&p->bar_phase, memory_order_acquire) == phase)
-		cpu_relax();
+	/* Spin; when a peer has been descheduled (more runnable threads than
+	 * cores), give the core away instead of burning our time slice. */
+	for (uint32_t i = 0; atomic_load_explicit(&p->bar_phase, memory_order_acquire) == phase; i++) {
+		if (i < BARRIER_SPINS)
+			cpu_relax();
+		else
+			sched_yield();
+	}
 }
