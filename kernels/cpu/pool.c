@@ -35,6 +35,7 @@
 
 #define SPIN_ITERS 20000
 #define BARRIER_SPINS 4096
+#define YIELD_AFTER 4096
 
 struct worker {
 	struct nrv_pool *pool;
@@ -75,7 +76,11 @@ static void wait_change(_Atomic uint32_t *addr, uint32_t old, _Atomic uint32_t *
 	for (int i = 0; i < SPIN_ITERS; i++) {
 		if (atomic_load_explicit(addr, memory_order_acquire) != old)
 			return;
-		cpu_relax();
+		/* After a short spin, let a descheduled peer have the core. */
+		if (i < YIELD_AFTER)
+			cpu_relax();
+		else
+			sched_yield();
 	}
 	atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
 	while (atomic_load_explicit(addr, memory_order_seq_cst) == old)
