@@ -65,6 +65,9 @@ struct nrv_backend_cfg {
 
 struct nrv_backend;
 
+/* Most matrices one matmul_multi call takes (Q, K, V; gate, up). */
+#define NRV_MATMUL_MULTI_MAX 4
+
 struct nrv_backend_ops {
 	const char *name;
 
@@ -85,6 +88,16 @@ struct nrv_backend_ops {
 	/* y[i, r] = dot(w row r, x[i, :]) for i < n; x is (n, w->ne0), y is (n, w->ne1). */
 	void (*matmul)(struct nrv_backend *be, const struct nrv_tensor *w,
 		       const float *x, int n, float *y);
+	/*
+	 * y[m][i, r] = dot(w[m] row r, x[i, :]) for m < n_w: several matrices
+	 * of one type and one row length applied to the same x in one go (the
+	 * activations are prepared once). Each y[m] is bit for bit what
+	 * matmul(w[m], x, n, y[m]) writes. n_w <= NRV_MATMUL_MULTI_MAX.
+	 * Returns 0, or -EINVAL (count, types or row lengths differ) having
+	 * done nothing. Optional: NULL in a backend that lacks it.
+	 */
+	int (*matmul_multi)(struct nrv_backend *be, const struct nrv_tensor *const *w, int n_w,
+			    const float *x, int n, float *const *y);
 	/* y[i] = rmsnorm(x[i]) * w for n rows of dim. */
 	void (*rmsnorm)(struct nrv_backend *be, const float *x, const float *w,
 			float *y, int n, int dim, float eps);

@@ -313,6 +313,17 @@ const char *nrv_ctx_backend_name(const struct nrv_ctx *c)
 	return c->ops->name;
 }
 
+/* Several matrices on one input: one backend call when the backend can
+ * (and the types agree), else one matmul each; the results are the same. */
+static void matmuls(struct nrv_ctx *c, const struct nrv_tensor *const *w, int n_w,
+		    const float *x, int n, float *const *y)
+{
+	if (c->ops->matmul_multi && c->ops->matmul_multi(c->be, w, n_w, x, n, y) == 0)
+		return;
+	for (int i = 0; i < n_w; i++)
+		c->ops->matmul(c->be, w[i], x, n, y[i]);
+}
+
 /* One step of n <= n_batch tokens at positions pos0..; logits for the
  * rows [logit_row, logit_row + n_out) taken from the step's last n_out tokens. */
 static void step(struct nrv_ctx *c, const int32_t *tokens, int n, int pos0, float *logits, int n_out)
@@ -339,9 +350,9 @@ static void step(struct nrv_ctx *c, const int32_t *tokens, int n, int pos0, floa
 			.kv_dim = c->kv_dim,
 		};
 		o->rmsnorm(be, c->x, L->attn_norm, c->xb, n, E, mc->norm_eps);
-		o->matmul(be, &L->wq, c->xb, n, c->q);
-		o->matmul(be, &L->wk, c->xb, n, c->k);
-		o->matmul(be, &L->wv, c->xb, n, c->v);
+		const struct nrv_tensor *qkv_w[3] = { &L->wq, &L->wk, &L->wv };
+		float *qkv_y[3] = { c->q, c->k, c->v };
+		matmuls(c, qkv_w, 3, c->xb, n, qkv_y);
 		o->rope(be, c->q, n, mc->n_head, hd, mc->n_rot, c->pos, mc->rope_freq_base, mc->rope_mode);
 		o->rope(be, c->k, n, mc->n_head_kv, hd, mc->n_rot, c->pos, mc->rope_freq_base, mc->rope_mode);
 		o->kv_store(be, &kv, c->k, c->v, n, c->pos);
@@ -349,8 +360,9 @@ static void step(struct nrv_ctx *c, const int32_t *tokens, int n, int pos0, floa
 		o->matmul(be, &L->wo, c->att, n, c->tmp);
 		o->add(be, c->x, c->tmp, n * E);
 		o->rmsnorm(be, c->x, L->ffn_norm, c->xb, n, E, mc->norm_eps);
-		o->matmul(be, &L->w_gate, c->xb, n, c->gate);
-		o->matmul(be, &L->w_up, c->xb, n, c->up);
+		const struct nrv_tensor *gu_w[2] = { &L->w_gate, &L->w_up };
+		float *gu_y[2] = { c->gate, c->up };
+		matmuls(c, gu_w, 2, c->xb, n, gu_y);
 		o->swiglu(be, c->gate, c->up, c->hid, n * F);
 		o->matmul(be, &L->w_down, c->hid, n, c->tmp);
 		o->add(be, c->x, c->tmp, n * E);

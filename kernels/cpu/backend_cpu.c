@@ -139,72 +139,135 @@ static void cpu_get_rows(struct nrv_backend *be, const struct nrv_tensor *emb,
 /* Rows per work item: fixed by the weight shape, never by the batch. */
 #define ROW_CHUNK 16
 
+/*
+ * One pool run computes up to NRV_MATMUL_MULTI_MAX matrices that share
+ * their input (same type, same row length): every member quantizes its
+ * share of the activation blocks, all meet at a barrier, then each member
+ * takes a contiguous, equal range of the matrices' 16-row chunks (rows of
+ * one type and length cost the same), so each streams its own part of the
+ * weights. Quantization is per block, so splitting it changes no byte; a
+ * row's output is one gemm/vec_dot whose order depends on the row length
+ * only.
+ */
 struct matmul_job {
 	struct cpu_backend *c;
-	const struct nrv_tensor *w;
-	const float *x;
-	int n;
-	float *y;
+	const struct nrv_tensor *w[NRV_MATMUL_MULTI_MAX];
+	float *y[NRV_MATMUL_MULTI_MAX];
+	int chunk_end[NRV_MATMUL_MULTI_MAX]; /* prefix sums of the chunks of w[0..j] */
+	int n_w;
+	const float *x;     /* (n, k) */
+	int n, k;
+	int a_blck;         /* activation block: elements, bytes */
+	size_t a_bytes;
 	nrv_vec_dot_fn dot;
 	nrv_gemm_fn gemm;   /* NULL: loop over dot */
-	nrv_quantize_fn quant;
-	size_t act_bytes;
+	nrv_quantize_fn quant; /* NULL: F32 copy */
 };
 
-static void matmul_quant_task(void *arg, int ith, int nth)
+static void matmul_quantize_share(const struct matmul_job *j, int ith, int nth)
 {
-	struct matmul_job *j = arg;
-	int k = (int)j->w->ne0;
-	for (int i = ith; i < j->n; i += nth) {
-		void *dst = (uint8_t *)j->c->act + (size_t)i * j->c->act_row;
+	int nb = j->k / j->a_blck;
+	int64_t total = (int64_t)j->n * nb;
+	int64_t b0 = total * ith / nth, b1 = total * (ith + 1) / nth;
+	while (b0 < b1) {
+		int t = (int)(b0 / nb), first = (int)(b0 % nb);
+		int last = b1 - (int64_t)t * nb < nb ? (int)(b1 - (int64_t)t * nb) : nb;
+		const float *src = j->x + (size_t)t * j->k + (size_t)first * j->a_blck;
+		uint8_t *dst = (uint8_t *)j->c->act + (size_t)t * j->c->act_row +
+			       (size_t)first * j->a_bytes;
+		int cnt = (last - first) * j->a_blck;
 		if (j->quant)
-			j->quant(j->x + (size_t)i * k, dst, k);
+			j->quant(src, dst, cnt);
 		else
-			memcpy(dst, j->x + (size_t)i * k, (size_t)k * sizeof(float));
+			memcpy(dst, src, (size_t)cnt * sizeof(float));
+		b0 += last - first;
+	}
+}
+
+static void matmul_chunk(const struct matmul_job *j, int m, int ch)
+{
+	const struct nrv_tensor *w = j->w[m];
+	int rows = (int)w->ne1, k = j->k;
+	int r0 = ch * ROW_CHUNK;
+	int r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
+	const uint8_t *act = j->c->act;
+	float *y = j->y[m];
+	if (j->gemm) {
+		j->gemm(k, (const uint8_t *)w->data + (size_t)r0 * w->row_bytes, w->row_bytes,
+			r1 - r0, act, j->c->act_row, j->n, y + r0, (size_t)rows);
+		return;
+	}
+	for (int t = 0; t < j->n; t++) {
+		const void *a = act + (size_t)t * j->c->act_row;
+		float *yt = y + (size_t)t * rows;
+		for (int r = r0; r < r1; r++)
+			yt[r] = j->dot(k, (const uint8_t *)w->data + (size_t)r * w->row_bytes, a);
 	}
 }
 
 static void matmul_task(void *arg, int ith, int nth)
 {
 	struct matmul_job *j = arg;
-	const struct nrv_tensor *w = j->w;
-	int rows = (int)w->ne1, k = (int)w->ne0;
-	int n_chunks = (rows + ROW_CHUNK - 1) / ROW_CHUNK;
-	/* Contiguous ranges of chunks per thread: each thread streams its
-	 * own part of the weights. */
+	matmul_quantize_share(j, ith, nth);
+	nrv_pool_barrier(j->c->pool);
+	int n_chunks = j->chunk_end[j->n_w - 1];
 	int c0 = (int)((int64_t)n_chunks * ith / nth);
 	int c1 = (int)((int64_t)n_chunks * (ith + 1) / nth);
-	const uint8_t *act = j->c->act;
+	int m = 0, base = 0;
 	for (int ch = c0; ch < c1; ch++) {
-		int r0 = ch * ROW_CHUNK;
-		int r1 = r0 + ROW_CHUNK < rows ? r0 + ROW_CHUNK : rows;
-		if (j->gemm) {
-			j->gemm(k, (const uint8_t *)w->data + (size_t)r0 * w->row_bytes, w->row_bytes,
-				r1 - r0, act, j->c->act_row, j->n, j->y + r0, (size_t)rows);
-			continue;
+		while (ch >= j->chunk_end[m]) {
+			base = j->chunk_end[m];
+			m++;
 		}
-		for (int t = 0; t < j->n; t++) {
-			const void *a = act + (size_t)t * j->c->act_row;
-			float *yt = j->y + (size_t)t * rows;
-			for (int r = r0; r < r1; r++)
-				yt[r] = j->dot(k, (const uint8_t *)w->data + (size_t)r * w->row_bytes, a);
-		}
+		matmul_chunk(j, m, ch - base);
 	}
+}
+
+static void matmul_run(struct cpu_backend *c, const struct nrv_tensor *const *w, int n_w,
+		       const float *x, int n, float *const *y)
+{
+	int wt = w[0]->type, at = nrv_cpu_act_type(wt);
+	struct matmul_job j = {
+		.c = c, .n_w = n_w, .x = x, .n = n, .k = (int)w[0]->ne0,
+		.dot = c->k->vec_dot[wt],
+		.gemm = c->k->gemm[wt],
+		.quant = at == NRV_TYPE_F32 ? NULL : c->k->quantize[at],
+	};
+	if (at == NRV_TYPE_F32) {
+		j.a_blck = 1;
+		j.a_bytes = sizeof(float);
+	} else {
+		int blck, size;
+		nrv_type_geom(at, &blck, &size);
+		j.a_blck = blck;
+		j.a_bytes = (size_t)size;
+	}
+	int chunks = 0;
+	for (int m = 0; m < n_w; m++) {
+		j.w[m] = w[m];
+		j.y[m] = y[m];
+		chunks += (int)((w[m]->ne1 + ROW_CHUNK - 1) / ROW_CHUNK);
+		j.chunk_end[m] = chunks;
+	}
+	nrv_pool_run(c->pool, matmul_task, &j);
 }
 
 static void cpu_matmul(struct nrv_backend *be, const struct nrv_tensor *w,
 		       const float *x, int n, float *y)
 {
-	struct cpu_backend *c = cpu(be);
-	int at = nrv_cpu_act_type(w->type);
-	struct matmul_job j = {
-		.c = c, .w = w, .x = x, .n = n, .y = y,
-		.dot = c->k->vec_dot[w->type],
-		.gemm = c->k->gemm[w->type],
-		.quant = at == NRV_TYPE_F32 ? NULL : c->k->quantize[at],
-	};
-	nrv_pool_run(c->pool, matmul_quant_task, &j);
-	nrv_pool_run(c->pool, matmul_task, &j);
+	matmul_run(cpu(be), &w, 1, x, n, &y);
+}
+
+static int cpu_matmul_multi(struct nrv_backend *be, const struct nrv_tensor *const *w, int n_w,
+			    const float *x, int n, float *const *y)
+{
+	if (n_w < 1 || n_w > NRV_MATMUL_MULTI_MAX)
+		return -EINVAL;
+	for (int m = 1; m < n_w; m++)
+		if (w[m]->type != w[0]->type || w[m]->ne0 != w[0]->ne0)
+			return -EINVAL;
+	matmul_run(cpu(be), w, n_w, x, n, y);
+	return 0;
 }
 
 /* ---- element-wise ops ----
@@ -498,6 +561,7 @@ const struct nrv_backend_ops nrv_backend_cpu_ops = {
 	.upload = cpu_upload,
 	.get_rows = cpu_get_rows,
 	.matmul = cpu_matmul,
+	.matmul_multi = cpu_matmul_multi,
 	.rmsnorm = cpu_rmsnorm,
 	.rope = cpu_rope,
 	.kv_store = cpu_kv_store,

@@ -5,7 +5,11 @@
  * to the given cores. nrv_pool_run() hands every member the same function
  * with its index and returns when all have finished. Waiting spins briefly
  * (a step's ops follow each other within microseconds) and then sleeps on
- * a futex, so an idle engine costs no CPU.
+ * a futex, so an idle engine costs no CPU; a run issues the wake-up system
+ * call only when some worker actually sleeps.
+ *
+ * Inside a run, nrv_pool_barrier() lets the members meet between phases
+ * (quantize the activations, then the matrix rows) without a second run.
  *
  * No allocation and no thread creation happens in nrv_pool_run().
  */
@@ -28,5 +32,13 @@ int nrv_pool_size(const struct nrv_pool *p);
 /* Run fn(arg, i, n) on every member; returns when all are done.
  * Not reentrant: one run at a time per pool. */
 void nrv_pool_run(struct nrv_pool *p, nrv_pool_fn fn, void *arg);
+/*
+ * Called by every member of the current run (from inside fn): returns once
+ * all n members have called it, and everything each member wrote before
+ * its call is visible to all after. The members spin (every member of a
+ * run is running, so the wait is short); a pool of one returns at once.
+ * Calling it from fewer than all members of a run deadlocks.
+ */
+void nrv_pool_barrier(struct nrv_pool *p);
 
 #endif
