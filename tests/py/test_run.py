@@ -33,8 +33,7 @@ def detokenize(model, ids):
 
 def test_greedy_text_is_the_argmax_continuation(nirvana, default_model):
     """The streamed text is exactly the detokenized greedy continuation."""
-    if not have_tool(BUILD):
-        pytest.skip("the nrv-logits test tool is not built")
+    assert have_tool(BUILD), "the nrv-logits test tool is missing: the build has no tests"
     prompt = "The three primary colors are"
     r = run(nirvana, "-m", default_model, "-p", prompt, "-n", 12, "--temp", 0, "-t", 2, "--ignore-eos")
     assert r.returncode == 0, r.stderr.decode()
