@@ -27,8 +27,9 @@
 #include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h> /* _mm_pause only; no ISA-specific code here */
-#define cpu_relax() _mm_pause()
+/* The spin-wait hint (PAUSE, in every x86-64 CPU), as a compiler builtin so
+ * that no intrinsics header is needed outside the ISA folders. */
+#define cpu_relax() __builtin_ia32_pause()
 #else
 #define cpu_relax() ((void)0)
 #endif
