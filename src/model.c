@@ -333,7 +333,6 @@ static void step(struct nrv_ctx *c, const int32_t *tokens, int n, int pos0, floa
 	const struct nrv_backend_ops *o = c->ops;
 	struct nrv_backend *be = c->be;
 	int E = mc->n_embd, F = mc->n_ff, hd = mc->head_dim;
-	int QD = mc->n_head * hd;
 	for (int i = 0; i < n; i++)
 		c->pos[i] = pos0 + i;
 	struct nrv_attn_params ap = {
@@ -367,7 +366,6 @@ static void step(struct nrv_ctx *c, const int32_t *tokens, int n, int pos0, floa
 		o->matmul(be, &L->w_down, c->hid, n, c->tmp);
 		o->add(be, c->x, c->tmp, n * E);
 	}
-	(void)QD;
 	if (n_out > 0) {
 		const float *last = c->x + (size_t)(n - n_out) * E;
 		o->rmsnorm(be, last, m->output_norm, c->xb, n_out, E, mc->norm_eps);
