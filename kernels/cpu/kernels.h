@@ -33,6 +33,8 @@ typedef void (*nrv_dequant_fn)(const void *x, float *y, int n);
  * bit for bit: a tiled kernel may reuse loads across rows and tokens, but
  * every output must be reduced in exactly the order its vec_dot uses, so
  * results never depend on how many tokens share a step (batch invariance).
+ * Strides are arbitrary byte counts, but every row starts at the alignment
+ * of its block struct (2 bytes for weights, 4 for Q8_K activations).
  */
 typedef void (*nrv_gemm_fn)(int n, const void *w, size_t w_stride, int n_rows,
 			    const void *a, size_t a_stride, int n_tok, float *y, size_t ldy);

@@ -288,7 +288,9 @@ static void check_gemm(const struct nrv_cpu_kernels *k, int type, int n)
 	nrv_type_geom(type, &blck, &size);
 	size_t wrow = (size_t)(n / blck) * (size_t)size;
 	size_t ws = wrow + 6;     /* padded, unaligned strides */
-	size_t as = nrv_cpu_act_row_bytes(type, n) + 10;
+	/* activation rows keep their block's alignment (4 bytes for Q8_K's
+	 * float scale), as the backend's 64-byte rows do */
+	size_t as = (nrv_cpu_act_row_bytes(type, n) + 10 + 3) & ~(size_t)3;
 	size_t ldy = MAX_ROWS + 3;
 	uint8_t *w = malloc(ws * MAX_ROWS);
 	uint8_t *a = malloc(as * MAX_TOK);
