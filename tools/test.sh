@@ -53,6 +53,8 @@ count_meson() { # builddir
 	failed=$((failed + $2))
 	skipped=$((skipped + $3))
 	echo "   $1 passed, $2 failed, $3 skipped"
+	# the reason of every skipped test, so a skip is never silent
+	grep -ho '\[SKIP\] [^"]*' "$1/meson-logs/testlog.txt" 2>/dev/null | sed 's/\\n.*//' | sort -u | sed 's/^/   /'
 }
 
 log="$(mktemp)"
