@@ -46,15 +46,15 @@ stage_done
 # Individual test counts (Criterion binaries hold many tests each) from
 # meson's JSON log of the last run in a build directory.
 count_meson() { # builddir
-	local c
-	c=$(python3 "$NRV_ROOT/tools/count-tests.py" "$1/meson-logs/testlog.json") || { failed=$((failed + 1)); return; }
+	local c dir="$1"
+	c=$(python3 "$NRV_ROOT/tools/count-tests.py" "$dir/meson-logs/testlog.json") || { failed=$((failed + 1)); return; }
 	set -- $c
 	passed=$((passed + $1))
 	failed=$((failed + $2))
 	skipped=$((skipped + $3))
 	echo "   $1 passed, $2 failed, $3 skipped"
 	# the reason of every skipped test, so a skip is never silent
-	grep -ho '\[SKIP\] [^"]*' "$1/meson-logs/testlog.txt" 2>/dev/null | sed 's/\\n.*//' | sort -u | sed 's/^/   /'
+	grep -ho '\[SKIP\] [^"]*' "$dir/meson-logs/testlog.txt" 2>/dev/null | sed 's/\\n.*//' | sort -u | sed 's/^/   /'
 }
 
 log="$(mktemp)"
