@@ -755,39 +755,47 @@ static bool cand_less(const struct cand *a, const struct cand *b)
 	return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
 }
 
-static void heap_push(struct bpe_scratch *s, struct cand c)
-{
-	size_t i = s->n_heap++;
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-		if (!cand_less(&c, &s->heap[p]))
-			break;
-		s->heap[i] = s->heap[p];
-		i = p;
+/*
+ * A binary min-heap of candidates in scratch->heap (n_heap used), ordered
+ * by LESS; both merge loops (BPE by rank, SentencePiece by score) use one.
+ * PUSH inserts a candidate; POP removes and returns the smallest (the heap
+ * must not be empty).
+ */
+#define NRV__DEFINE_HEAP(PUSH, POP, SCRATCH, CAND, LESS)                       \
+	static void PUSH(SCRATCH *s, CAND c)                                   \
+	{                                                                      \
+		size_t i = s->n_heap++;                                        \
+		while (i > 0) {                                                \
+			size_t p = (i - 1) / 2;                                \
+			if (!LESS(&c, &s->heap[p]))                            \
+				break;                                         \
+			s->heap[i] = s->heap[p];                               \
+			i = p;                                                 \
+		}                                                              \
+		s->heap[i] = c;                                                \
+	}                                                                      \
+	static CAND POP(SCRATCH *s)                                            \
+	{                                                                      \
+		CAND top = s->heap[0], last = s->heap[--s->n_heap];            \
+		size_t i = 0, n = s->n_heap;                                   \
+		for (;;) {                                                     \
+			size_t l = 2 * i + 1, m = i;                           \
+			const CAND *best = &last;                              \
+			if (l < n && LESS(&s->heap[l], best))                  \
+				m = l, best = &s->heap[l];                     \
+			if (l + 1 < n && LESS(&s->heap[l + 1], best))          \
+				m = l + 1;                                     \
+			if (m == i)                                            \
+				break;                                         \
+			s->heap[i] = s->heap[m];                               \
+			i = m;                                                 \
+		}                                                              \
+		if (n)                                                         \
+			s->heap[i] = last;                                     \
+		return top;                                                    \
 	}
-	s->heap[i] = c;
-}
 
-static struct cand heap_pop(struct bpe_scratch *s)
-{
-	struct cand top = s->heap[0], last = s->heap[--s->n_heap];
-	size_t i = 0, n = s->n_heap;
-	for (;;) {
-		size_t l = 2 * i + 1, m = i;
-		const struct cand *best = &last;
-		if (l < n && cand_less(&s->heap[l], best))
-			m = l, best = &s->heap[l];
-		if (l + 1 < n && cand_less(&s->heap[l + 1], best))
-			m = l + 1;
-		if (m == i)
-			break;
-		s->heap[i] = s->heap[m];
-		i = m;
-	}
-	if (n)
-		s->heap[i] = last;
-	return top;
-}
+NRV__DEFINE_HEAP(heap_push, heap_pop, struct bpe_scratch, struct cand, cand_less)
 
 static void try_pair(const struct nrv_tok *t, struct bpe_scratch *s, int32_t l, int32_t r)
 {
@@ -972,39 +980,7 @@ struct spm_scratch {
 	size_t n_heap;
 };
 
-static void spm_push(struct spm_scratch *s, struct spm_cand c)
-{
-	size_t i = s->n_heap++;
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-		if (!spm_less(&c, &s->heap[p]))
-			break;
-		s->heap[i] = s->heap[p];
-		i = p;
-	}
-	s->heap[i] = c;
-}
-
-static struct spm_cand spm_pop(struct spm_scratch *s)
-{
-	struct spm_cand top = s->heap[0], last = s->heap[--s->n_heap];
-	size_t i = 0, n = s->n_heap;
-	for (;;) {
-		size_t l = 2 * i + 1, m = i;
-		const struct spm_cand *best = &last;
-		if (l < n && spm_less(&s->heap[l], best))
-			m = l, best = &s->heap[l];
-		if (l + 1 < n && spm_less(&s->heap[l + 1], best))
-			m = l + 1;
-		if (m == i)
-			break;
-		s->heap[i] = s->heap[m];
-		i = m;
-	}
-	if (n)
-		s->heap[i] = last;
-	return top;
-}
+NRV__DEFINE_HEAP(spm_push, spm_pop, struct spm_scratch, struct spm_cand, spm_less)
 
 static void spm_try(const struct nrv_tok *t, struct spm_scratch *s, const char *buf, int32_t l, int32_t r)
 {
