@@ -171,21 +171,8 @@ NRV_INLINE void tile_k(enum k_kind k, int R, int T, int nb, const uint8_t *w, si
 			y[(size_t)t * ldy + r] = nrv__hsum8(acc[r][t]);
 }
 
-#define K_TILE(name, kind, r, t)                                                          \
-	static void name##_tile_##r##x##t(int nb, const uint8_t *w, size_t ws,            \
-					  const uint8_t *a, size_t as, float *y, size_t ldy) \
-	{ tile_k(kind, r, t, nb, w, ws, a, as, y, ldy); }
-
 #define K_TILES(name, kind)                                                               \
-	K_TILE(name, kind, 2, 4) K_TILE(name, kind, 1, 4) K_TILE(name, kind, 2, 3)         \
-	K_TILE(name, kind, 1, 3) K_TILE(name, kind, 2, 2) K_TILE(name, kind, 1, 2)         \
-	K_TILE(name, kind, 4, 1) K_TILE(name, kind, 1, 1)                                  \
-	static const struct nrv__tiles name##_tiles = {                                    \
-		.t2x4 = name##_tile_2x4, .t1x4 = name##_tile_1x4,                         \
-		.t2x3 = name##_tile_2x3, .t1x3 = name##_tile_1x3,                         \
-		.t2x2 = name##_tile_2x2, .t1x2 = name##_tile_1x2,                         \
-		.t4x1 = name##_tile_4x1, .t1x1 = name##_tile_1x1,                         \
-	};                                                                                \
+	NRV__DEFINE_TILES(name, tile_k, kind)                                             \
 	float nrv_vec_dot_##name##_avx2(int n, const void *w, const void *a)              \
 	{                                                                                 \
 		float y;                                                                  \

@@ -54,6 +54,28 @@ struct nrv__tiles {
 	nrv__tile_fn t2x4, t1x4, t2x3, t1x3, t2x2, t1x2, t4x1, t1x1;
 };
 
+/*
+ * Define NAME##_tiles: the eight tile shapes as wrappers that call
+ * TILE(KIND, R, T, nb, w, ws, a, as, y, ldy), where TILE is an always-inlined
+ * tile body with compile-time R and T.
+ */
+#define NRV__TILE_SHAPE(NAME, TILE, KIND, R, T)                                          \
+	static void NAME##_tile_##R##x##T(int nb, const uint8_t *w, size_t ws,           \
+					  const uint8_t *a, size_t as, float *y, size_t ldy) \
+	{ TILE(KIND, R, T, nb, w, ws, a, as, y, ldy); }
+
+#define NRV__DEFINE_TILES(NAME, TILE, KIND)                                              \
+	NRV__TILE_SHAPE(NAME, TILE, KIND, 2, 4) NRV__TILE_SHAPE(NAME, TILE, KIND, 1, 4)  \
+	NRV__TILE_SHAPE(NAME, TILE, KIND, 2, 3) NRV__TILE_SHAPE(NAME, TILE, KIND, 1, 3)  \
+	NRV__TILE_SHAPE(NAME, TILE, KIND, 2, 2) NRV__TILE_SHAPE(NAME, TILE, KIND, 1, 2)  \
+	NRV__TILE_SHAPE(NAME, TILE, KIND, 4, 1) NRV__TILE_SHAPE(NAME, TILE, KIND, 1, 1)  \
+	static const struct nrv__tiles NAME##_tiles = {                                  \
+		.t2x4 = NAME##_tile_2x4, .t1x4 = NAME##_tile_1x4,                       \
+		.t2x3 = NAME##_tile_2x3, .t1x3 = NAME##_tile_1x3,                       \
+		.t2x2 = NAME##_tile_2x2, .t1x2 = NAME##_tile_1x2,                       \
+		.t4x1 = NAME##_tile_4x1, .t1x1 = NAME##_tile_1x1,                       \
+	};
+
 /* Cover n_rows x n_tok outputs with the tiles: tokens four at a time (rows
  * in pairs), the leftover tokens together, single tokens rows by four. */
 void nrv__gemm_tiles(const struct nrv__tiles *tl, int nb, const void *w, size_t w_stride,
