@@ -514,6 +514,11 @@ static int put_head(struct nrv_http_server *s, struct conn *c, int status, const
 	if (n < 0 || (size_t)n >= sizeof(h) - 2)
 		return -EINVAL; /* a content type of a kilobyte is a bug */
 	size_t elen = extra ? strlen(extra) : 0;
+	/* Whole header lines only: a missing CRLF or an empty line would
+	 * change where the body starts. */
+	if (elen && (elen < 4 || memcmp(extra + elen - 2, "\r\n", 2) != 0 ||
+		     memmem(extra, elen, "\r\n\r\n", 4) != NULL || extra[0] == '\r'))
+		return -EINVAL;
 	if (!force && out_queued(c) + (size_t)n + elen + 2 > s->lim.max_pending_out)
 		return -ENOBUFS;
 	int r = out_append(s, c, h, (size_t)n, true);
