@@ -847,6 +847,15 @@ static void on_recv(struct nrv_http_server *s, struct conn *c, struct io_uring_c
 		conn_update(s, c);
 		return;
 	}
+	if (res == 0 && c->state == CS_READ && (c->send_armed || out_queued(c) > 0)) {
+		/* The client half-closed after its last request: its answer
+		 * is still on the way out, then the connection closes. */
+		c->peer_eof = true;
+		c->state = CS_CLOSING;
+		timer_set(s, c, T_IDLE);
+		conn_update(s, c);
+		return;
+	}
 	if (res < 0 || (res == 0 && (c->state == CS_BUSY || c->state == CS_READ ||
 				     c->state == CS_LINGER))) {
 		/* Reset, or the client closed: in the middle of a response the

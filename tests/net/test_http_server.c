@@ -736,3 +736,99 @@ Test(http_server, stop_before_run_and_create_errors)
 	nrv_http_destroy(s);
 	nrv_http_destroy(NULL);
 }
+
+Test(http_server, half_closed_client_still_gets_its_answer)
+{
+	start(dflt);
+	struct resp *r = malloc(sizeof(*r));
+	for (int i = 0; i < 20; i++) {
+		struct client *c = dial();
+		says(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
+		shutdown(c->fd, SHUT_WR);
+		cr_assert(read_resp(c, r), "round %d", i);
+		cr_assert_str_eq(r->body, "abc");
+		cr_assert(closed_by_server(c));
+		hang_up(c);
+	}
+	free(r);
+	stop();
+}
+
+static void on_request_extra(void *app, struct nrv_http_conn c, const struct nrv_http_request *req)
+{
+	struct app *a = app;
+	cr_assert_eq(nrv_http_respond(a->s, c, 200, NULL, "X-A: 1", "", 0), -EINVAL);
+	cr_assert_eq(nrv_http_respond(a->s, c, 200, NULL, "X-A: 1\r\n\r\nX-B: 2\r\n", "", 0), -EINVAL);
+	cr_assert_eq(nrv_http_stream_write(a->s, c, "x", 1), -EINVAL, "no stream begun");
+	cr_assert_eq(nrv_http_respond(a->s, c, 204, NULL, "X-A: 1\r\nX-B: 2\r\n", "ignored", 7), 0);
+}
+
+Test(http_server, extra_headers_must_be_whole_lines)
+{
+	start(dflt);
+	nrv_http_stop(A.s);
+	pthread_join(A.th, NULL);
+	nrv_http_destroy(A.s);
+	struct nrv_http_config cfg = { .wake_fd = -1 };
+	struct nrv_http_handlers h = { .app = &A, .on_request = on_request_extra };
+	char err[256];
+	cr_assert_eq(nrv_http_create(&cfg, &h, &A.s, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(pthread_create(&A.th, NULL, loop_main, &A), 0);
+	struct client *c = dial();
+	struct resp *r = malloc(sizeof(*r));
+	says(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+	cr_assert(read_resp(c, r));
+	cr_assert_eq(r->status, 204);
+	cr_assert(has_header(r, "\r\nX-A: 1\r\nX-B: 2\r\n\r\n"));
+	cr_assert(!has_header(r, "Content-Length"), "204 has no length");
+	says(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+	cr_assert(read_resp(c, r), "and no body: the next answer parses");
+	hang_up(c);
+	free(r);
+	stop();
+}
+
+/* Mutated requests over real sockets: the server answers or closes every
+ * one, and still serves a valid request afterwards. */
+Test(http_server, fuzz_over_sockets, .timeout = 120)
+{
+	struct nrv_http_limits l = { .header_timeout_ms = 200, .body_timeout_ms = 200,
+				     .idle_timeout_ms = 200, .max_body_bytes = 64 };
+	start(l);
+	static const char *const seeds[] = {
+		"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello",
+		"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /stream HTTP/1.1\r\nHost: t\r\n\r\n",
+	};
+	uint64_t x = 0x243f6a8885a308d3ull;
+	char buf[256];
+	for (int it = 0; it < 300; it++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		const char *seed = seeds[x % 3];
+		size_t len = strlen(seed);
+		memcpy(buf, seed, len);
+		int muts = 1 + (int)((x >> 20) % 3);
+		for (int m = 0; m < muts; m++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[(x >> 8) % len] = (char)(x >> 32);
+		}
+		struct client *c = dial();
+		say(c, buf, len);
+		if (x & 1)
+			shutdown(c->fd, SHUT_WR);
+		cr_assert(closed_by_server(c), "iteration %d: the connection stays open", it);
+		hang_up(c);
+	}
+	struct client *c = dial();
+	struct resp *r = malloc(sizeof(*r));
+	says(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nok");
+	cr_assert(read_resp(c, r));
+	cr_assert_str_eq(r->body, "ok");
+	hang_up(c);
+	free(r);
+	stop();
+}
