@@ -346,7 +346,9 @@ static struct nrv_http_conn handle_of(const struct nrv_http_server *s, const str
 
 static void conn_release(struct nrv_http_server *s, struct conn *c)
 {
-	if (c->state != CS_DEAD || c->recv_armed || c->send_armed || c->notify)
+	/* Not while on the dirty list either: the list runs through the slot,
+	 * and draining it releases the slot a moment later. */
+	if (c->state != CS_DEAD || c->recv_armed || c->send_armed || c->notify || c->dirty)
 		return;
 	close(c->fd);
 	free(c->in);
