@@ -26,7 +26,7 @@
 
 #include "net/uring/http.h"
 
-enum { ACT_NONE, ACT_RESPOND_HELD, ACT_FLOOD };
+enum { ACT_NONE, ACT_RESPOND_HELD, ACT_FLOOD, ACT_BIG };
 
 struct app {
 	struct nrv_http_server *s;
@@ -98,6 +98,20 @@ static void on_wake(void *app)
 		int r = 0;
 		for (int i = 0; i < 64 && r == 0; i++)
 			r = nrv_http_stream_write(a->s, a->held, chunk, sizeof(chunk));
+		atomic_store(&a->result, r);
+	} else if (act == ACT_BIG) {
+		/* 256 KiB per wake in chunks of 8 KiB, each filled with its own
+		 * letter (the client checks order and completeness); the 8th
+		 * wake ends the stream. */
+		static char chunk[8192];
+		static int sent_chunks;
+		int r = 0;
+		for (int i = 0; i < 32 && r == 0; i++, sent_chunks++) {
+			memset(chunk, 'a' + sent_chunks % 26, sizeof(chunk));
+			r = nrv_http_stream_write(a->s, a->held, chunk, sizeof(chunk));
+		}
+		if (r == 0 && sent_chunks == 256)
+			r = nrv_http_stream_end(a->s, a->held);
 		atomic_store(&a->result, r);
 	}
 }
@@ -830,5 +844,53 @@ Test(http_server, fuzz_over_sockets, .timeout = 120)
 	cr_assert_str_eq(r->body, "ok");
 	hang_up(c);
 	free(r);
+	stop();
+}
+
+/* A large stream to a client that reads slowly: short sends, two output
+ * buffers taking turns, and the bytes still arrive whole and in order. */
+Test(http_server, large_stream_to_a_slow_reader, .timeout = 60)
+{
+	start(dflt);
+	struct client *c = dial();
+	int small = 128 * 1024; /* at least two loopback segments: no persist-timer stalls */
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	says(c, "GET /flood HTTP/1.1\r\nHost: t\r\n\r\n");
+	cr_assert(wait_for(&A.has_held, 1, 2000));
+	/* Eight batches while the client reads slowly: later batches land
+	 * in the pending buffer while earlier ones are being sent. */
+	for (int i = 0; i < 8; i++) {
+		wake(ACT_BIG);
+		cr_assert_eq(wait_result(5000), 0);
+	}
+	/* Read the chunked body by hand, slowly at first. */
+	size_t total = 0;
+	char *e;
+	while (!(e = memmem(c->buf, c->len, "\r\n\r\n", 4)))
+		cr_assert_gt(fill(c), 0);
+	consume(c, (size_t)(e - c->buf) + 4);
+	for (int slow = 0;; slow++) {
+		while (!(e = memmem(c->buf, c->len, "\r\n", 2)))
+			cr_assert_gt(fill(c), 0);
+		size_t n = strtoul(c->buf, NULL, 16);
+		consume(c, (size_t)(e - c->buf) + 2);
+		if (n == 0)
+			break;
+		cr_assert_eq(n, 8192);
+		while (c->len < n + 2)
+			cr_assert_gt(fill(c), 0);
+		char want = (char)('a' + (total / 8192) % 26);
+		static char pattern[8192];
+		memset(pattern, want, sizeof(pattern));
+		cr_assert_eq(memcmp(c->buf, pattern, n), 0, "chunk %zu is whole and in order",
+			     total / 8192);
+		total += n;
+		consume(c, n + 2);
+		if (slow < 8)
+			usleep(20000);
+	}
+	cr_assert_eq(total, 256 * 8192);
+	cr_assert_eq(atomic_load(&A.closes), 0);
+	hang_up(c);
 	stop();
 }
