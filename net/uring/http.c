@@ -96,6 +96,7 @@ struct conn {
 	char *in;
 	size_t in_cap, in_start, in_len;
 	size_t scan;             /* bytes after in_start searched for the header end */
+	size_t parsed_at;        /* bytes after in_start at the last partial parse */
 	size_t hdr_end;          /* offset where the body starts */
 	size_t body_wr, body_rd; /* chunked: decoded end, next raw byte */
 	size_t req_end;          /* offset of the next request (while busy) */
@@ -604,6 +605,7 @@ static void conn_process(struct nrv_http_server *s, struct conn *c)
 		if (c->rstate == RS_IDLE) {
 			c->rstate = RS_HEAD;
 			c->scan = 0;
+			c->parsed_at = 0;
 			timer_set(s, c, T_HEADER);
 		}
 		const char *base = c->in + c->in_start;
@@ -619,6 +621,12 @@ static void conn_process(struct nrv_http_server *s, struct conn *c)
 			conn_fail(s, c, 431, msg);
 			return;
 		}
+		/* Without the end of the header block, parse the prefix only
+		 * when it has doubled since the last try: garbage is refused
+		 * early, and a client sending a byte at a time costs O(n). */
+		if (!e && avail < 2 * c->parsed_at)
+			return;
+		c->parsed_at = avail;
 		const char *why = "malformed request";
 		int r = nrv_http_parse_request(base, hlen, &s->req, &why);
 		if (r == -EAGAIN) {
@@ -713,6 +721,7 @@ static void response_done(struct nrv_http_server *s, struct conn *c)
 	c->in_start = c->req_end;
 	c->rstate = RS_IDLE;
 	c->scan = 0;
+	c->parsed_at = 0;
 	if (c->in_len > c->in_start) {
 		/* Pipelined bytes: their header clock starts now. */
 		c->rstate = RS_HEAD;
