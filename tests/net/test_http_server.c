@@ -553,7 +553,7 @@ Test(http_server, header_timeout_is_408)
 	expect_error(c, 408);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	cr_assert(ms >= 250 && ms < 2000, "answered after %.0f ms", ms);
+	cr_assert(ms >= 250 && ms < 3000, "answered after %.0f ms", ms);
 	hang_up(c);
 	struct nrv_http_stats st;
 	nrv_http_stats(A.s, &st);
@@ -563,13 +563,13 @@ Test(http_server, header_timeout_is_408)
 
 Test(http_server, body_stall_is_408)
 {
-	struct nrv_http_limits l = { .body_timeout_ms = 300 };
+	struct nrv_http_limits l = { .body_timeout_ms = 500 };
 	start(l);
 	struct client *c = dial();
 	says(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
-	/* Bytes that keep coming keep the body alive. */
-	for (int i = 0; i < 4; i++) {
-		usleep(150000);
+	/* Bytes that keep coming keep the body alive past the timeout. */
+	for (int i = 0; i < 6; i++) {
+		usleep(100000);
 		says(c, "d");
 	}
 	expect_error(c, 408);
@@ -658,7 +658,7 @@ Test(http_server, thousand_idle_connections, .timeout = 60)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	cr_assert_lt(ms, 2000, "100 requests beside 1,000 idle connections took %.0f ms", ms);
+	cr_assert_lt(ms, 5000, "100 requests beside 1,000 idle connections took %.0f ms", ms);
 	/* One of the idle ones works too. */
 	const char *q = "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n";
 	cr_assert_eq(send(fds[N / 2], q, strlen(q), 0), (ssize_t)strlen(q));
