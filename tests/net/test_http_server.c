@@ -606,17 +606,23 @@ Test(http_server, max_connections_503)
 	expect_error(extra, 503);
 	hang_up(extra);
 	hang_up(cs[0]);
-	usleep(100000);
-	struct client *again = dial();
-	says(again, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n");
-	cr_assert(read_resp(again, r));
-	cr_assert_eq(r->status, 200, "a slot freed by a close is usable again");
-	hang_up(again);
+	/* The server sees the close a moment later; until then it may still
+	 * answer 503. */
+	for (int tries = 0;; tries++) {
+		usleep(50000);
+		struct client *again = dial();
+		says(again, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n");
+		cr_assert(read_resp(again, r));
+		hang_up(again);
+		if (r->status == 200)
+			break;
+		cr_assert(r->status == 503 && tries < 40, "a slot freed by a close is usable again");
+	}
 	for (int i = 1; i < 4; i++)
 		hang_up(cs[i]);
 	struct nrv_http_stats st;
 	nrv_http_stats(A.s, &st);
-	cr_assert_eq(st.refused, 1);
+	cr_assert_geq(st.refused, 1);
 	free(r);
 	stop();
 }
