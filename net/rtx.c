@@ -155,6 +155,7 @@ int nrv_rtx_admit(struct nrv_rtx *t, const struct nrv_proto_peer *peer, uint64_t
 	e->state = NRV_RTX_LIVE;
 	e->next_seq = 0;
 	e->done_ns = 0;
+	e->resends = 0;
 	uint32_t b = bucket_of(t, peer, id);
 	e->chain = t->bucket[b];
 	t->bucket[b] = i;
@@ -198,6 +199,11 @@ int nrv_rtx_get(struct nrv_rtx *t, uint32_t h, uint32_t seq, const uint8_t **dgr
 		t->st.gone++;
 		return -ESTALE;
 	}
+	if (e->resends >= 4ull * e->next_seq + t->cfg.window) {
+		t->st.over_quota++;
+		return -EDQUOT;
+	}
+	t->e[h].resends++;
 	*dgram = t->ring + t->slot_off[k] % t->cfg.ring_bytes;
 	*len = t->slot_len[k];
 	t->st.resent++;

@@ -42,6 +42,7 @@ struct nrv_rtx_stats {
 	uint64_t recorded;         /* datagrams copied into the ring */
 	uint64_t resent;           /* datagrams handed out by nrv_rtx_get */
 	uint64_t gone;             /* nrv_rtx_get asked for a datagram out of the window */
+	uint64_t over_quota;       /* resends refused: the request's resend quota is spent */
 };
 
 enum nrv_rtx_state { NRV_RTX_FREE = 0, NRV_RTX_LIVE = 1, NRV_RTX_DONE = 2 };
@@ -53,6 +54,7 @@ struct nrv_rtx_entry {
 	uint8_t state;             /* enum nrv_rtx_state */
 	uint32_t next_seq;         /* datagrams recorded so far = the next seq */
 	uint64_t done_ns;          /* when nrv_rtx_finish was called */
+	uint32_t resends;          /* datagrams handed out by nrv_rtx_get */
 	uint32_t chain;            /* next entry in the hash bucket, UINT32_MAX: none */
 };
 
@@ -99,8 +101,10 @@ const struct nrv_rtx_entry *nrv_rtx_entry(const struct nrv_rtx *t, uint32_t h);
 int nrv_rtx_record(struct nrv_rtx *t, uint32_t h, uint32_t seq, const uint8_t *dgram,
 		   size_t len);
 /* The datagram seq of entry h, for a resend: a view into the ring, valid
- * until the next nrv_rtx_record. Returns 0, -EAGAIN (not sent yet) or
- * -ESTALE (out of the window or overwritten: answer GONE). */
+ * until the next nrv_rtx_record. Returns 0, -EAGAIN (not sent yet),
+ * -ESTALE (out of the window or overwritten: answer GONE) or -EDQUOT (the
+ * request had its quota of 4 x next_seq + window resends: ignore the NACK,
+ * so that a spoofed NACK stream cannot turn the server into an amplifier). */
 int nrv_rtx_get(struct nrv_rtx *t, uint32_t h, uint32_t seq, const uint8_t **dgram,
 		size_t *len);
 /* The request ended (its FINAL or ERROR recorded): DONE from now_ns. */

@@ -123,6 +123,8 @@ static void resend(struct responder *r, const struct sockaddr_in *to, uint32_t h
 			send_error(r, to, id, (uint32_t)s, NRV_PROTO_C_GONE, "left the window");
 			break;
 		}
+		if (rc)
+			break;   /* -EDQUOT: this request's resends are spent */
 		/* d points into the ring, which send_to does not touch. */
 		r->resent++;
 		send_to(r, to, d, n, 0);

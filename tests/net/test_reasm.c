@@ -365,6 +365,13 @@ Test(rtx, window_keeps_the_last_datagrams)
 	cr_assert_eq(nrv_rtx_get(&t, h, 20, &p, &len), -EAGAIN);
 	cr_assert_eq(t.st.gone, 12);
 	cr_assert_eq(t.st.resent, 8);
+	/* The resend quota: 4 x 20 sent + 8 (window), 8 of it used above. */
+	int ok = 0;
+	while (nrv_rtx_get(&t, h, 19, &p, &len) == 0)
+		ok++;
+	cr_assert_eq(ok, 4 * 20 + 8 - 8);
+	cr_assert_eq(nrv_rtx_get(&t, h, 19, &p, &len), -EDQUOT);
+	cr_assert_eq(t.st.over_quota, 2);
 	nrv_rtx_fini(&t);
 }
 
