@@ -22,6 +22,12 @@
 #include "proto.h"
 #include "udp_client.h"
 
+/* Token-id prompts are sent as the caller's int32 array, byte for byte:
+ * that is the wire's little-endian only on a little-endian host. */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "udp_client.c sends int32 prompts as they are in memory: add a conversion for big-endian hosts"
+#endif
+
 /* The wire's and the public header's constants must agree. */
 _Static_assert((int)NRV_UDP_SET_SEED == (int)NRV_PROTO_SET_SEED, "set bits");
 _Static_assert((int)NRV_UDP_FINISH_TIMEOUT == (int)NRV_PROTO_FINISH_TIMEOUT, "finish reasons");

@@ -476,3 +476,47 @@ Test(rtx, many_keys_in_one_bucket_chain)
 	struct nrv_rtx_cfg small_ring = {.window = 64, .ring_bytes = 1000};
 	cr_assert_eq(nrv_rtx_init(&t, &small_ring), -EINVAL, "ring smaller than one window");
 }
+
+/* Random fragments of a few requests from a few peers, some with lying
+ * lengths, in random order with duplicates and a moving clock: the table
+ * never exceeds its bounds, and every body it completes is the one sent. */
+Test(reasm, random_fragment_soup, .timeout = 60)
+{
+	struct nrv_reasm r;
+	reasm_small(&r);
+	struct frags *f = calloc(6, sizeof(*f));
+	for (int k = 0; k < 6; k++)
+		make_frags(&f[k], 100 + (uint64_t)k, 600 + 500 * (size_t)k, (uint8_t)k);
+	uint64_t s = 88172645463325252ull, t = 0;
+	int completed = 0;
+	for (int it = 0; it < 50000; it++) {
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		int k = (int)(s % 6);
+		struct frags *g = &f[k];
+		uint32_t i = (uint32_t)((s >> 8) % g->count);
+		struct nrv_proto_msg m = g->m[i];
+		if ((s >> 20) % 50 == 0)
+			m.h.payload_len = (uint16_t)(1 + (s >> 30) % m.h.payload_len);  /* a lie */
+		struct nrv_proto_peer p = peer_n((uint32_t)((s >> 40) % 3));
+		t += (s >> 44) % 3 * MS;
+		struct nrv_reasm_done d;
+		int rc = nrv_reasm_add(&r, &p, &m, t, &d);
+		cr_assert(rc == 0 || rc == 1 || rc == -EALREADY || rc == -EPROTO || rc == -EBUSY,
+			  "rc %d", rc);
+		cr_assert_leq(r.n_used, r.cfg.max_partial);
+		if (rc == 1) {
+			cr_assert_eq(d.len, g->total);
+			cr_assert_eq(memcmp(d.body, g->body, g->total), 0);
+			nrv_reasm_release(&r, d.slot);
+			completed++;
+		}
+		nrv_reasm_expire(&r, t);
+	}
+	cr_assert_gt(completed, 100);
+	cr_assert_gt(r.st.timeouts, 0);
+	cr_assert_gt(r.st.conflicts, 0);
+	free(f);
+	nrv_reasm_fini(&r);
+}
