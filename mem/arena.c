@@ -237,9 +237,10 @@ int nrv_arena_create(size_t size, const struct nrv_arena_opts *opts, struct nrv_
 		if (o.backing > NRV_ARENA_THP) {
 			add_why(&a->st, "transparent huge pages not requested");
 		} else if (thp_never()) {
-			add_why(&a->st, "transparent huge pages disabled "
-					"(/sys/kernel/mm/transparent_hugepage/enabled is never)");
-			NRV_WARN("arena: %s; using ordinary 4 KiB pages", a->st.why);
+			const char *r = "transparent huge pages disabled "
+					"(/sys/kernel/mm/transparent_hugepage/enabled is never)";
+			add_why(&a->st, "%s", r);
+			NRV_WARN("arena: %s; using ordinary 4 KiB pages", r);
 		} else {
 			int rc = -1, e = EINVAL;
 			if (!(o.fail_mask & NRV_ARENA_FAIL_THP)) {
@@ -250,7 +251,8 @@ int nrv_arena_create(size_t size, const struct nrv_arena_opts *opts, struct nrv_
 				a->st.backing = NRV_ARENA_THP;
 			} else {
 				add_why(&a->st, "madvise(MADV_HUGEPAGE) failed: %s", strerror(e));
-				NRV_WARN("arena: %s; using ordinary 4 KiB pages", a->st.why);
+				NRV_WARN("arena: madvise(MADV_HUGEPAGE) failed: %s; using ordinary "
+					 "4 KiB pages", strerror(e));
 			}
 		}
 	}
