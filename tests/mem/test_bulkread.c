@@ -71,9 +71,10 @@ static void check_order(void *ctx, const void *p, size_t n)
 static void read_and_compare(const char *path, const unsigned char *want, uint64_t off, size_t len,
 			     const struct nrv_bulkread_opts *o, size_t mis, struct nrv_bulkread_stats *st)
 {
-	unsigned char *buf = aligned_alloc(NRV_BULKREAD_ALIGN, len + NRV_BULKREAD_ALIGN);
+	size_t cap = (len + 2 * NRV_BULKREAD_ALIGN - 1) & ~(size_t)(NRV_BULKREAD_ALIGN - 1);
+	unsigned char *buf = aligned_alloc(NRV_BULKREAD_ALIGN, cap);
 	cr_assert_not_null(buf);
-	memset(buf, 0x5a, len + NRV_BULKREAD_ALIGN);
+	memset(buf, 0x5a, cap);
 	int fd = open(path, O_RDONLY);
 	cr_assert_geq(fd, 0);
 	char err[256] = "";
