@@ -48,12 +48,17 @@ static int is_aligned(uint64_t v)
 	return (v & (NRV_BULKREAD_ALIGN - 1)) == 0;
 }
 
-/* Queue a job's remaining bytes. Cannot fail: at most `depth` jobs are in
- * flight and the submission queue has `depth` entries. */
+/* Queue a job's remaining bytes. At most `depth` jobs are in flight and
+ * the submission queue has `depth` entries, so a free entry exists once
+ * everything queued before has been submitted. */
 static void queue_job(struct ctl *c, size_t i)
 {
 	struct job *j = &c->jobs[i];
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
+	while (!sqe) {
+		io_uring_submit(&c->ring);
+		sqe = io_uring_get_sqe(&c->ring);
+	}
 	io_uring_prep_read(sqe, j->direct ? c->dfd : c->fd, j->dst + j->done, j->len - j->done,
 			   j->off + j->done);
 	io_uring_sqe_set_data64(sqe, (uint64_t)i);
@@ -249,7 +254,9 @@ int nrv_bulkread(const char *path, int fd, void *dst, uint64_t off, uint64_t len
 	}
 	rc = io_uring_queue_init(depth, &c.ring, 0);
 	if (rc < 0) {
-		snprintf(err, errlen, "reading '%s': io_uring setup failed: %s", path, strerror(-rc));
+		snprintf(err, errlen, "io_uring is not available: %s%s", strerror(-rc),
+			 rc == -EPERM ? " (kernel.io_uring_disabled, or a seccomp filter)" : "");
+		rc = -EOPNOTSUPP;
 		goto out_jobs;
 	}
 

@@ -54,7 +54,9 @@ typedef void (*nrv_bulkread_cb)(void *ctx, const void *p, size_t n);
  *
  * Returns 0; -EIO (or the read's -errno) with err naming the file and
  * offset on a read error; -ENODATA when the file ends before off + len
- * (it shrank while loading); -ENOMEM; or the io_uring setup's -errno.
+ * (it shrank while loading); -ENOMEM; or -EOPNOTSUPP, before anything was
+ * read or handed to cb, when io_uring cannot be set up (disabled by
+ * sysctl or seccomp): the caller can fall back to plain reads.
  */
 int nrv_bulkread(const char *path, int fd, void *dst, uint64_t off, uint64_t len,
 		 const struct nrv_bulkread_opts *opts, nrv_bulkread_cb cb, void *ctx,

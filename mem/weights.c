@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "log.h"
 #include "mem/arena.h"
 
 struct nrv_weights {
@@ -272,20 +273,25 @@ const void *nrv_weights_data(struct nrv_weights *w, uint64_t data_offset, uint64
 	int rc;
 	if (w->mode == NRV_LOAD_URING) {
 		struct nrv_bulkread_opts ro = w->opts.uring;
-		char cached[128] = "";
+		char note[128] = "";
 		ro.buffered = w->opts.direct < 0;
 		if (w->opts.direct == 0) {
 			int pct = resident_pct(w->map + w->arena_off, (size_t)len);
 			if (pct >= 50) {
 				ro.buffered = 1;
-				snprintf(cached, sizeof(cached),
+				snprintf(note, sizeof(note),
 					 "%d%% of the data is in the page cache: copied from there", pct);
 			}
 		}
 		rc = nrv_bulkread(w->path, w->fd, base, w->arena_off, len, &ro,
 				  h ? hash_cb : NULL, h, &w->rs, err, errlen);
-		if (cached[0])
-			snprintf(w->rs.direct_why, sizeof(w->rs.direct_why), "%s", cached);
+		if (rc == -EOPNOTSUPP) {
+			NRV_WARN("weights: %s; loading '%s' with pread instead", err, w->path);
+			snprintf(note, sizeof(note), "%s; read with pread", err);
+			rc = fill_pread(w, base, w->arena_off, len, h, err, errlen);
+		}
+		if (note[0])
+			snprintf(w->rs.direct_why, sizeof(w->rs.direct_why), "%s", note);
 	}
 	else
 		rc = fill_pread(w, base, w->arena_off, len, h, err, errlen);

@@ -38,7 +38,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: nirvana info [-m] MODEL [--json]\n\n"
 		   "Print what a GGUF model file holds: architecture, hyperparameters, tokenizer,\n"
-		   "tensor and parameter counts, bytes per weight type, GGUF version and alignment.\n"
+		   "tensor and parameter counts, bytes per weight type, GGUF version and alignment,\n"
+		   "and the file's XXH3-128 digest (reads the whole file once).\n"
 		   "Exits 1 when the file is not a valid GGUF model (the error says why).\n\n"
 		   "options:\n"
 		   "  -m, --model PATH   the model file (or give it as the first argument)\n"
