@@ -256,6 +256,8 @@ int nrv_arena_create(size_t size, const struct nrv_arena_opts *opts, struct nrv_
 			}
 		}
 	}
+	if (a->st.backing == NRV_ARENA_HUGETLB)
+		a->st.huge = a->size;
 	if (o.lock)
 		do_lock(a, o.fail_mask);
 	NRV_DEBUG("arena: %zu MiB, %s, %s", a->size >> 20, nrv_arena_backing_name(a->st.backing),
@@ -285,4 +287,26 @@ size_t nrv_arena_size(const struct nrv_arena *a)
 void nrv_arena_stats(const struct nrv_arena *a, struct nrv_arena_stats *out)
 {
 	*out = a->st;
+}
+
+void nrv_arena_refresh(struct nrv_arena *a)
+{
+	if (a->st.backing != NRV_ARENA_THP)
+		return;
+	FILE *f = fopen("/proc/self/smaps", "re");
+	if (!f)
+		return;
+	char line[256];
+	int in = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		long long kb;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+			in = lo == (unsigned long)(uintptr_t)a->base;
+		} else if (in && sscanf(line, "AnonHugePages: %lld kB", &kb) == 1) {
+			a->st.huge = (size_t)kb * 1024;
+			break;
+		}
+	}
+	fclose(f);
 }

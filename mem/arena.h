@@ -51,6 +51,9 @@ struct nrv_arena_stats {
 	int backing;     /* enum nrv_arena_backing actually used */
 	size_t size;     /* bytes mapped, a multiple of NRV_ARENA_ALIGN */
 	size_t locked;   /* bytes locked in memory: size, or 0 when unlocked */
+	size_t huge;     /* bytes backed by huge pages: size for hugetlb; for
+			  * thp what the kernel reported (AnonHugePages) at the
+			  * last nrv_arena_refresh, 0 before */
 	int lock_err;    /* 0, or the -errno that refused the lock */
 	char why[256];   /* why stronger backings (and the lock) were not
 			  * used, "; "-separated; "" when nothing fell back */
@@ -72,8 +75,12 @@ void nrv_arena_destroy(struct nrv_arena *a);
 /* Base of the arena, NRV_ARENA_ALIGN-aligned, writable. */
 void *nrv_arena_base(const struct nrv_arena *a);
 size_t nrv_arena_size(const struct nrv_arena *a);
-/* How the arena is held, for `info` and /health. */
+/* How the arena is held, for `info` and /health. Cheap: no system call. */
 void nrv_arena_stats(const struct nrv_arena *a, struct nrv_arena_stats *out);
+/* Ask the kernel (/proc/self/smaps) how much of a thp arena is really in
+ * huge pages, for the stats. Call after filling it; reads a procfs file,
+ * so not on a hot path. */
+void nrv_arena_refresh(struct nrv_arena *a);
 
 /* "hugetlb", "thp", "plain"; -1 when unknown. */
 int nrv_arena_backing_parse(const char *s);

@@ -304,6 +304,7 @@ const void *nrv_weights_data(struct nrv_weights *w, uint64_t data_offset, uint64
 		XXH3_freeState(h);
 	}
 	w->load_s = now_s() - t0;
+	nrv_arena_refresh(w->arena);
 	w->data = base + (data_offset - w->arena_off);
 	return w->data;
 fail:
@@ -342,7 +343,7 @@ void nrv_weights_stats(const struct nrv_weights *w, struct nrv_weights_stats *ou
 		nrv_arena_stats(w->arena, &as);
 		out->backing = nrv_arena_backing_name(as.backing);
 		out->arena_bytes = as.size;
-		out->huge_bytes = as.backing == NRV_ARENA_HUGETLB ? as.size : 0;
+		out->huge_bytes = as.huge;
 		out->locked_bytes = as.locked;
 		snprintf(out->arena_why, sizeof(out->arena_why), "%s", as.why);
 	}

@@ -83,7 +83,8 @@ struct nrv_weights_stats {
 				 * "file" when the data is the file mapping */
 	uint64_t data_bytes;    /* tensor data bytes held */
 	uint64_t arena_bytes;   /* bytes mapped for the arena (0 in mmap mode) */
-	uint64_t huge_bytes;    /* arena bytes in explicit hugepages */
+	uint64_t huge_bytes;    /* arena bytes in huge pages (hugetlb: all; thp:
+				 * what the kernel reported right after loading) */
 	uint64_t locked_bytes;  /* arena bytes locked in memory */
 	double load_s;          /* seconds spent filling the arena (0: not loaded) */
 	uint64_t direct_bytes;  /* uring mode: bytes read with O_DIRECT */

@@ -365,8 +365,12 @@ static void print_weights(struct nrv_model *m)
 	nrv_weights_stats(m->file, &ws);
 	char dg[NRV_DIGEST_HEX] = "?";
 	nrv_weights_digest(m->file, dg);
-	fprintf(stderr, "weights: %s, %s pages, %.1f MiB%s", ws.mode, ws.backing,
-		ws.data_bytes / (1024.0 * 1024.0), ws.locked_bytes ? ", locked" : "");
+	fprintf(stderr, "weights: %s, %s pages, %.1f MiB", ws.mode, ws.backing,
+		ws.data_bytes / (1024.0 * 1024.0));
+	if (ws.arena_bytes)
+		fprintf(stderr, " (%.1f MiB in huge pages)", ws.huge_bytes / (1024.0 * 1024.0));
+	if (ws.locked_bytes)
+		fprintf(stderr, ", locked");
 	if (ws.load_s > 0)
 		fprintf(stderr, ", loaded in %.1f ms (%.2f GB/s)", ws.load_s * 1e3,
 			ws.data_bytes / ws.load_s * 1e-9);

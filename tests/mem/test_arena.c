@@ -122,6 +122,12 @@ Test(arena, thp_mapping_is_eligible_for_huge_pages)
 	if (elig < 0)
 		cr_skip_test("this kernel's smaps has no THPeligible field");
 	cr_assert_eq(elig, 1, "the kernel does not consider the arena eligible for THP");
+	cr_assert_eq(st.huge, 0, "nothing reported before a refresh");
+	nrv_arena_refresh(a);
+	nrv_arena_stats(a, &st);
+	long long kb = smaps_field(nrv_arena_base(a), "AnonHugePages");
+	cr_assert_eq((long long)st.huge, kb * 1024, "stats %zu, smaps %lld kB", st.huge, kb);
+	cr_assert_leq(st.huge, 8 * MIB);
 	nrv_arena_destroy(a);
 }
 

@@ -187,3 +187,30 @@ Test(weights, bad_files_are_clean_errors)
 	cr_assert_eq(nrv_load_mode_parse("mmap"), NRV_LOAD_MMAP);
 	cr_assert_eq(nrv_load_mode_parse("hugepage"), -1);
 }
+
+/* The file is deleted after it was opened: the open descriptor still reads
+ * it (O_DIRECT cannot reopen the path, so the reads are buffered). */
+Test(weights, file_deleted_while_loading_still_loads)
+{
+	char path[600];
+	size_t n = 3 * MIB + 5;
+	make_file(disk_dir(), path, sizeof(path), n, 41);
+	char d0[NRV_DIGEST_HEX], d1[NRV_DIGEST_HEX];
+	struct nrv_weights_opts o = { .mode = NRV_LOAD_URING, .direct = 1 };
+	unsigned char *a = load(path, &o, 4096, n - 4096, d0, NULL);
+	struct nrv_weights *w;
+	char err[512];
+	cr_assert_eq(nrv_weights_open(path, &o, &w, err, sizeof(err)), 0);
+	cr_assert_eq(unlink(path), 0);
+	const unsigned char *d = nrv_weights_data(w, 4096, n - 4096, err, sizeof(err));
+	cr_assert_not_null(d, "%s", err);
+	cr_assert_eq(memcmp(a, d, n - 4096), 0);
+	struct nrv_weights_stats st;
+	nrv_weights_stats(w, &st);
+	cr_assert_eq(st.direct_bytes, 0);
+	cr_assert_neq(st.direct_why[0], 0);
+	cr_assert_eq(nrv_weights_digest(w, d1), 0);
+	cr_assert_str_eq(d0, d1);
+	nrv_weights_close(w);
+	free(a);
+}
