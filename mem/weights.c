@@ -21,7 +21,7 @@
 struct nrv_weights {
 	const uint8_t *map;  /* the whole file, read-only */
 	uint64_t size;       /* bytes in the file */
-	int fd;              /* kept open in read/uring mode, -1 otherwise */
+	int fd;              /* the open file (reads, and the digest in mmap mode) */
 	int mode;            /* enum nrv_load_mode */
 	char *path;          /* for O_DIRECT and messages */
 	struct nrv_weights_opts opts;
@@ -120,11 +120,7 @@ int nrv_weights_open(const char *path, const struct nrv_weights_opts *opts,
 	w->path = pcopy;
 	if (opts)
 		w->opts = *opts;
-	w->fd = -1;
-	if (mode != NRV_LOAD_MMAP)
-		w->fd = fd;
-	else
-		close(fd);
+	w->fd = fd; /* for the reads, and for the digest in mmap mode */
 	*out = w;
 	return 0;
 }
@@ -191,6 +187,33 @@ static void hash_done(struct nrv_weights *w, XXH3_state_t *h)
 	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(h));
 	memcpy(w->digest, c.digest, sizeof(w->digest));
 	w->have_digest = 1;
+}
+
+/* Feed the file's bytes [off, off + len) to the hash through a bounce
+ * buffer. Returns 0, -ENOMEM, -ENODATA (the file is shorter) or -errno. */
+static int hash_pread(struct nrv_weights *w, XXH3_state_t *h, uint64_t off, uint64_t len)
+{
+	if (len == 0)
+		return 0;
+	size_t bs = len < ((uint64_t)4 << 20) ? (size_t)len : (size_t)4 << 20;
+	uint8_t *buf = malloc(bs);
+	if (!buf)
+		return -ENOMEM;
+	int rc = 0;
+	for (uint64_t done = 0; done < len;) {
+		size_t n = len - done < bs ? (size_t)(len - done) : bs;
+		ssize_t r = pread(w->fd, buf, n, (off_t)(off + done));
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0) {
+			rc = r < 0 ? -errno : -ENODATA;
+			break;
+		}
+		XXH3_128bits_update(h, buf, (size_t)r);
+		done += (uint64_t)r;
+	}
+	free(buf);
+	return rc;
 }
 
 /* pread [off, off + len) into dst, feeding the hash (may be NULL) after
@@ -292,14 +315,20 @@ const void *nrv_weights_data(struct nrv_weights *w, uint64_t data_offset, uint64
 		}
 		if (note[0])
 			snprintf(w->rs.direct_why, sizeof(w->rs.direct_why), "%s", note);
-	}
-	else
+	} else {
 		rc = fill_pread(w, base, w->arena_off, len, h, err, errlen);
+	}
 	if (rc)
 		goto fail;
 	if (h) {
+		/* bytes after the tensor data (normally none) */
 		uint64_t end = data_offset + data_size;
-		XXH3_128bits_update(h, w->map + end, (size_t)(w->size - end));
+		rc = hash_pread(w, h, end, w->size - end);
+		if (rc) {
+			snprintf(err, errlen, "reading '%s' after the tensor data failed: %s", w->path,
+				 rc == -ENODATA ? "the file shrank while loading" : strerror(-rc));
+			goto fail;
+		}
 		hash_done(w, h);
 		XXH3_freeState(h);
 	}
@@ -317,15 +346,18 @@ fail:
 int nrv_weights_digest(struct nrv_weights *w, char hex[NRV_DIGEST_HEX])
 {
 	if (!w->have_digest) {
-		/* Nothing hashed at load: one pass over the mapping. */
+		/* Nothing hashed at load: one pass over the file with pread, not
+		 * through the mapping, so that a file that shrank since it was
+		 * opened is an error here rather than a SIGBUS. */
 		XXH3_state_t *h = XXH3_createState();
-		if (!h || XXH3_128bits_reset(h) != XXH_OK) {
-			XXH3_freeState(h);
-			return -ENOMEM;
-		}
-		XXH3_128bits_update(h, w->map, (size_t)w->size);
-		hash_done(w, h);
+		int rc = -ENOMEM;
+		if (h && XXH3_128bits_reset(h) == XXH_OK)
+			rc = hash_pread(w, h, 0, w->size);
+		if (!rc)
+			hash_done(w, h);
 		XXH3_freeState(h);
+		if (rc)
+			return rc;
 	}
 	for (int i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x", w->digest[i]);

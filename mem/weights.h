@@ -99,8 +99,9 @@ void nrv_weights_stats(const struct nrv_weights *w, struct nrv_weights_stats *ou
 /*
  * The XXH3-128 digest of the whole file as 32 lowercase hex digits (the
  * canonical big-endian form), for cache keys and logs. Computed while the
- * data is loaded (read/uring modes), else on the first call, over the
- * file mapping (which reads the whole file). Returns 0 or -ENOMEM.
+ * data is loaded (read/uring modes), else on the first call by reading the
+ * whole file once. Returns 0; -ENOMEM; -ENODATA when the file shrank since
+ * it was opened; or the read's -errno. hex is untouched on error.
  */
 int nrv_weights_digest(struct nrv_weights *w, char hex[NRV_DIGEST_HEX]);
 
