@@ -31,6 +31,7 @@ struct job {
 	uint32_t done; /* bytes already read */
 	uint8_t direct; /* read through the O_DIRECT descriptor */
 	uint8_t state;  /* J_* */
+	uint8_t tries;  /* completions seen (for the EAGAIN test hook) */
 };
 
 struct ctl {
@@ -153,12 +154,18 @@ static void drain(struct ctl *c)
 }
 
 /* Act on one completion. Returns 0 or -errno with err set. */
-static int complete(struct ctl *c, size_t i, int res, int fail_direct, char *err, size_t errlen)
+static int complete(struct ctl *c, size_t i, int res, int faults, char *err, size_t errlen)
 {
 	struct job *j = &c->jobs[i];
 	c->inflight--;
-	if (fail_direct && j->direct && res >= 0)
-		res = -EINVAL;
+	if (faults) {
+		if ((faults & NRV_BULKREAD_FAULT_DIRECT) && j->direct && res >= 0)
+			res = -EINVAL;
+		if ((faults & NRV_BULKREAD_FAULT_EAGAIN) && j->tries < 2)
+			res = j->tries++ ? -EINTR : -EAGAIN;
+		if ((faults & NRV_BULKREAD_FAULT_SHORT) && res > 2)
+			res = res / 2 + 1 - (res / 2) % 2; /* odd, and short */
+	}
 	if (res == -EINTR || res == -EAGAIN) {
 		c->st->retries++;
 		queue_job(c, i);
@@ -297,7 +304,7 @@ int nrv_bulkread(const char *path, int fd, void *dst, uint64_t off, uint64_t len
 		io_uring_for_each_cqe(&c.ring, head, cqe) {
 			seen++;
 			uint64_t i = io_uring_cqe_get_data64(cqe);
-			rc = i < c.njobs ? complete(&c, (size_t)i, cqe->res, o.fail_direct, err, errlen)
+			rc = i < c.njobs ? complete(&c, (size_t)i, cqe->res, o.faults, err, errlen)
 					 : -EIO;
 			if (rc)
 				break;

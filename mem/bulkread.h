@@ -29,7 +29,17 @@ struct nrv_bulkread_opts {
 	size_t chunk;   /* bytes per read; 0: 8 MiB. Rounded up to NRV_BULKREAD_ALIGN */
 	unsigned depth; /* reads in flight; 0: 4; at most 64 */
 	int buffered;   /* 1: never use O_DIRECT */
-	int fail_direct; /* test hook: act as if O_DIRECT reads fail with EINVAL */
+	int faults;     /* test hooks, NRV_BULKREAD_FAULT_*; 0 outside tests */
+};
+
+/* Test hooks: make the kernel's answers look like the rare cases, so the
+ * code that handles them runs on any machine. */
+enum {
+	NRV_BULKREAD_FAULT_DIRECT = 1 << 0, /* O_DIRECT reads fail with EINVAL */
+	NRV_BULKREAD_FAULT_SHORT = 1 << 1,  /* every read returns a bit over half
+					     * of what it read (an odd count) */
+	NRV_BULKREAD_FAULT_EAGAIN = 1 << 2, /* each job's first read fails with
+					     * EAGAIN, its second with EINTR */
 };
 
 struct nrv_bulkread_stats {

@@ -159,7 +159,7 @@ Test(bulkread, direct_refused_falls_back_to_buffered)
 	disk_dir(dir, sizeof(dir));
 	size_t n = 2 * MIB + 4097;
 	unsigned char *want = make_file(dir, path, sizeof(path), n, 4);
-	struct nrv_bulkread_opts o = { .chunk = 256 * KIB, .depth = 4, .fail_direct = 1 };
+	struct nrv_bulkread_opts o = { .chunk = 256 * KIB, .depth = 4, .faults = NRV_BULKREAD_FAULT_DIRECT };
 	struct nrv_bulkread_stats st;
 	read_and_compare(path, want, 0, n, &o, 0, &st);
 	cr_assert_eq(st.direct_bytes, 0);
@@ -174,6 +174,29 @@ Test(bulkread, direct_refused_falls_back_to_buffered)
 	struct nrv_bulkread_opts ob = { .buffered = 1 };
 	read_and_compare(path, want, 0, n, &ob, 0, &st);
 	cr_assert_eq(st.direct_bytes, 0);
+	unlink(path);
+	free(want);
+}
+
+Test(bulkread, short_reads_and_retries_are_continued)
+{
+	char dir[512], path[600];
+	disk_dir(dir, sizeof(dir));
+	size_t n = 3 * MIB + 999;
+	unsigned char *want = make_file(dir, path, sizeof(path), n, 6);
+	struct nrv_bulkread_opts o = { .chunk = 512 * 1024, .depth = 4,
+				       .faults = NRV_BULKREAD_FAULT_SHORT };
+	struct nrv_bulkread_stats st;
+	read_and_compare(path, want, 0, n, &o, 0, &st);
+	cr_assert_gt(st.short_reads, 0);
+	/* an odd short count leaves an unaligned rest: read buffered */
+	if (block_fs(dir))
+		cr_assert_gt(st.buffered_bytes, n % NRV_BULKREAD_ALIGN);
+	o.faults = NRV_BULKREAD_FAULT_EAGAIN;
+	read_and_compare(path, want, 0, n, &o, 0, &st);
+	cr_assert_geq(st.retries, 2 * (n / (512 * 1024)), "retries %u", st.retries);
+	o.faults = NRV_BULKREAD_FAULT_EAGAIN | NRV_BULKREAD_FAULT_SHORT;
+	read_and_compare(path, want, 7, n - 7, &o, 7, &st);
 	unlink(path);
 	free(want);
 }
