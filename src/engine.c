@@ -538,6 +538,7 @@ static void *engine_main(void *arg)
 			idle_wait(e, 1);
 			continue;
 		}
+		publish_stats(e); /* admissions, before their events exist */
 		int rc = nrv_runner_step(e->run, e->batch, nb);
 		if (rc) {
 			/* A bad step is a bug or a backend failure: end the batch with it. */
@@ -553,6 +554,7 @@ static void *engine_main(void *arg)
 		}
 		atomic_fetch_add_explicit(&e->st_steps, 1, memory_order_relaxed);
 		advance(e, nb);
+		publish_stats(e);
 	}
 	return NULL;
 }
