@@ -1092,13 +1092,18 @@ int nrv_cmd_load(int argc, char **argv)
 			goto out;
 		}
 		size_t wf = 0;
-		for (int i = 0; i < o.warmup; i++)
+		const char *first_err = NULL;
+		for (int i = 0; i < o.warmup; i++) {
 			wf += !wres[i].ok;
+			if (!first_err && wres[i].error)
+				first_err = wres[i].error;
+		}
 		if (wf)
 			fprintf(stderr, "nirvana load: %zu of %d warm-up requests failed (first: %s)\n", wf, o.warmup,
-				wres[0].error ? wres[0].error : "see below");
+				first_err ? first_err : "no message");
 	}
 	run.measuring = true;
+	run.errors_kept = 0;
 	int64_t wall = run_phase(&run, slots, c < o.n ? c : o.n, 0, (size_t)o.n, res);
 	if (wall < 0) {
 		fprintf(stderr, "nirvana load: %s\n", strerror((int)-wall));
