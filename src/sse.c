@@ -112,7 +112,9 @@ static int process_line(struct nrv_sse *p, const char *s, size_t n, nrv_sse_cb c
 int nrv_sse_feed(struct nrv_sse *p, const char *buf, size_t n, nrv_sse_cb cb, void *ud)
 {
 	size_t i = 0;
-	if (n && p->after_cr && buf[0] == '\n')
+	if (n == 0)
+		return 0;
+	if (p->after_cr && buf[0] == '\n')
 		i = 1;	/* the LF of a CRLF split across feeds */
 	p->after_cr = false;
 	while (i < n) {

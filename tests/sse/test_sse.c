@@ -128,11 +128,12 @@ Test(sse, random_splits)
 		"data: {\"choices\":[{\"text\":\" w\xc3\xb6rld\"}]}\r\n\r\n"
 		"event: error\rdata: multi\rdata: line\r\r"
 		"data:\n\n"
+		"data: first\r\ndata: second\r\nid: 3\r\n\r\n"
 		"data: {\"usage\":{\"completion_tokens\":2}}\n\n"
 		"data: [DONE]\n\n";
 	struct got whole;
 	parse_all(stream, &whole);
-	cr_assert_eq(whole.n, 6);
+	cr_assert_eq(whole.n, 7);
 	size_t n = strlen(stream);
 	srand(12345);
 	for (int iter = 0; iter < 2000; iter++) {
@@ -151,7 +152,7 @@ Test(sse, random_splits)
 			off += k;
 		}
 		cr_assert_eq(nrv_sse_finish(&p, collect, &g), 0);
-		cr_assert_str_eq(g.buf, whole.buf, "iteration %d", iter);
+		cr_assert_str_eq(g.buf, whole.buf, "iteration %d: %s VS %s", iter, g.buf, whole.buf);
 		cr_assert_eq(p.n_comments, 1);
 		nrv_sse_fini(&p);
 	}
