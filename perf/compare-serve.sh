@@ -75,8 +75,12 @@ for c in $CONC; do [ "$c" -gt "$max_c" ] && max_c=$c; done
 case "$PROMPT_LEN" in short) plen=32 ;; medium) plen=128 ;; long) plen=512 ;; *) plen=$PROMPT_LEN ;; esac
 per_slot_ctx=$(( (plen * 3 / 2 + MAX_TOKENS + 64 + 255) / 256 * 256 ))
 
-# shellcheck disable=SC2206
-nrv_args=(${NRV_SERVE_ARGS:-"-m $MODEL --host 127.0.0.1 --port $NRV_PORT -t $THREADS"})
+if [ -n "${NRV_SERVE_ARGS:-}" ]; then
+	# shellcheck disable=SC2206
+	nrv_args=($NRV_SERVE_ARGS)
+else
+	nrv_args=(-m "$MODEL" --host 127.0.0.1 --port "$NRV_PORT" -t "$THREADS")
+fi
 # shellcheck disable=SC2206
 nrv_cmd=("$NIRVANA" serve "${nrv_args[@]}" ${NRV_SERVE_EXTRA:-})
 # shellcheck disable=SC2206
@@ -160,8 +164,8 @@ def med(name, c, key):
     return (statistics.median(vals), len(vals)) if vals else (None, 0)
 
 print(f"\nmedians of {reps} repetitions (runs with failures left out); ratio = nirvana / llama-server")
-print(f"| {'c':>3} | {'metric':<12} | {'nirvana':>10} | {'llama-server':>12} | {'ratio':>6} | better |")
-print(f"|{'-'*5}|{'-'*14}|{'-'*12}|{'-'*14}|{'-'*8}|--------|")
+print(f"| {'c':>3} | {'metric':<12} | {'nirvana':>10} | {'llama-server':>12} | {'ratio':>6} | better  |")
+print(f"|{'-'*5}|{'-'*14}|{'-'*12}|{'-'*14}|{'-'*8}|---------|")
 for c in conc:
     for key, label, higher in keys:
         a, na = med("nirvana", c, key)
@@ -172,5 +176,5 @@ for c in conc:
         better = ""
         if a is not None and b is not None and a != b:
             better = "nirvana" if (a > b) == higher else "llama"
-        print(f"| {c:>3} | {label:<12} | {fa} | {fb} | {ratio} | {better:<6} |")
+        print(f"| {c:>3} | {label:<12} | {fa} | {fb} | {ratio} | {better:<7} |")
 EOF
