@@ -21,6 +21,7 @@ static const struct verb verbs[] = {
 	{ "bench", nrv_cmd_bench, "prompt and generation throughput, as llama-bench prints it" },
 	{ "info", nrv_cmd_info, "what a GGUF model file holds (--json for machines)" },
 	{ "tokenize", nrv_cmd_tokenize, "text to token ids with a model's vocabulary" },
+	{ "load", nrv_cmd_load, "serving benchmark against an OpenAI-compatible server" },
 	{ NULL, NULL, NULL },
 };
 
