@@ -178,22 +178,274 @@ fail:
 	return rc;
 }
 
-/* ---- context ---- */
+/* ---- runner: batched steps over a paged KV pool ---- */
 
-struct nrv_ctx {
+struct nrv_runner {
 	struct nrv_model *m;
 	struct nrv_backend *be;
 	const struct nrv_backend_ops *ops;
-	struct nrv_ctx_params p;
+	struct nrv_runner_params p;
 	int kv_dim;
-	nrv_half *kcache, *vcache;  /* (n_layer, n_ctx, kv_dim) */
-	int32_t block0;             /* this context's one block: the whole cache */
-	/* step scratch, (n_batch, width) each */
+	size_t layer_elems;         /* halves of one layer's K (or V) pool */
+	nrv_half *kpool, *vpool;    /* (n_layer, kv_blocks, block_tokens, kv_dim) */
+	/* step scratch, (max_tokens, width) each, backend memory */
 	float *x, *xb, *q, *k, *v, *att, *tmp, *gate, *up, *hid;
-	int32_t *pos;               /* (n_batch) */
-	float *logits;              /* (n_logit_rows, n_vocab) */
-	int n_logit_rows;
-	int last_n;                 /* tokens in the last eval */
+	float *logits;              /* (max_logits, n_vocab) */
+	int32_t *tok;               /* (max_tokens) host: the step's ids */
+	int32_t *pos;               /* (max_tokens) host: the step's positions */
+	int last_rows;              /* logit rows of the last step */
+};
+
+void nrv_runner_destroy(struct nrv_runner *r)
+{
+	if (!r)
+		return;
+	if (r->be) {
+		const struct nrv_backend_ops *o = r->ops;
+		o->free(r->be, r->kpool);
+		o->free(r->be, r->vpool);
+		float *bufs[] = { r->x, r->xb, r->q, r->k, r->v, r->att, r->tmp, r->gate, r->up,
+				  r->hid, r->logits };
+		for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+			o->free(r->be, bufs[i]);
+		o->destroy(r->be);
+	}
+	free(r->tok);
+	free(r->pos);
+	free(r);
+}
+
+int nrv_runner_create(struct nrv_model *m, const struct nrv_runner_params *p,
+		      struct nrv_runner **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	const struct nrv_model_config *mc = &m->cfg;
+	if (p->max_tokens < 1 || p->max_seqs < 1 || p->max_logits < 1 || p->max_ctx < 1 ||
+	    p->kv_blocks < 1 || p->block_tokens < 1) {
+		snprintf(err, errlen, "runner: every size must be at least 1");
+		return -EINVAL;
+	}
+	if (p->max_ctx > mc->n_ctx_train) {
+		snprintf(err, errlen, "context %d exceeds the model's trained context %d",
+			 p->max_ctx, mc->n_ctx_train);
+		return -EINVAL;
+	}
+	struct nrv_runner *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->m = m;
+	r->p = *p;
+	if (r->p.n_threads <= 0)
+		r->p.n_threads = 1;
+	r->ops = &nrv_backend_cpu_ops;
+	int max_row = mc->n_ff > mc->n_embd ? mc->n_ff : mc->n_embd;
+	struct nrv_backend_cfg bc = {
+		.n_threads = r->p.n_threads, .cores = p->cores, .n_cores = p->n_cores,
+		.max_tokens = p->max_tokens > p->max_logits ? p->max_tokens : p->max_logits,
+		.max_row = max_row, .max_ctx = p->max_ctx, .max_heads = mc->n_head,
+	};
+	int rc = r->ops->create(&bc, &r->be);
+	if (rc) {
+		snprintf(err, errlen, "cannot start the %s backend: %s", r->ops->name,
+			 rc == -ENOTSUP ? "the forced CPU kernel path (NRV_CPU) is unknown or unsupported here"
+					: strerror(-rc));
+		free(r);
+		return rc;
+	}
+	/* Check every weight against the backend once, here, not per step. */
+	struct nrv_tensor *ts[] = { &m->tok_embd, &m->output };
+	for (size_t i = 0; i < 2 && !rc; i++)
+		rc = r->ops->upload(r->be, ts[i]);
+	for (int l = 0; l < mc->n_layer && !rc; l++) {
+		struct nrv_layer *L = &m->layers[l];
+		struct nrv_tensor *lt[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down };
+		for (size_t i = 0; i < 7 && !rc; i++) {
+			rc = r->ops->upload(r->be, lt[i]);
+			if (rc)
+				snprintf(err, errlen, "tensor '%s' (%s) is not supported by the %s backend",
+					 lt[i]->name, nrv_type_name(lt[i]->type), r->ops->name);
+		}
+	}
+	if (rc) {
+		nrv_runner_destroy(r);
+		return rc;
+	}
+
+	int B = p->max_tokens, E = mc->n_embd, F = mc->n_ff;
+	r->kv_dim = mc->n_head_kv * mc->head_dim;
+	int QD = mc->n_head * mc->head_dim;
+	r->layer_elems = (size_t)p->kv_blocks * p->block_tokens * r->kv_dim;
+	size_t kv_elems = (size_t)mc->n_layer * r->layer_elems;
+	r->kpool = r->ops->alloc(r->be, kv_elems * sizeof(nrv_half));
+	r->vpool = r->ops->alloc(r->be, kv_elems * sizeof(nrv_half));
+	int w = E > QD ? E : QD;
+	/* xb also holds the final norm of the logit rows (max_logits <= ...). */
+	int BL = B > p->max_logits ? B : p->max_logits;
+	r->x = r->ops->alloc(r->be, (size_t)B * w * sizeof(float));
+	r->xb = r->ops->alloc(r->be, (size_t)BL * w * sizeof(float));
+	r->q = r->ops->alloc(r->be, (size_t)B * QD * sizeof(float));
+	r->k = r->ops->alloc(r->be, (size_t)B * r->kv_dim * sizeof(float));
+	r->v = r->ops->alloc(r->be, (size_t)B * r->kv_dim * sizeof(float));
+	r->att = r->ops->alloc(r->be, (size_t)B * QD * sizeof(float));
+	r->tmp = r->ops->alloc(r->be, (size_t)B * w * sizeof(float));
+	r->gate = r->ops->alloc(r->be, (size_t)B * F * sizeof(float));
+	r->up = r->ops->alloc(r->be, (size_t)B * F * sizeof(float));
+	r->hid = r->ops->alloc(r->be, (size_t)B * F * sizeof(float));
+	r->logits = r->ops->alloc(r->be, (size_t)p->max_logits * mc->n_vocab * sizeof(float));
+	r->tok = malloc((size_t)B * sizeof(int32_t));
+	r->pos = malloc((size_t)B * sizeof(int32_t));
+	if (!r->kpool || !r->vpool || !r->x || !r->xb || !r->q || !r->k || !r->v || !r->att ||
+	    !r->tmp || !r->gate || !r->up || !r->hid || !r->logits || !r->tok || !r->pos) {
+		snprintf(err, errlen, "out of memory for a KV pool of %d x %d positions and %d-token steps",
+			 p->kv_blocks, p->block_tokens, B);
+		nrv_runner_destroy(r);
+		return -ENOMEM;
+	}
+	*out = r;
+	return 0;
+}
+
+const char *nrv_runner_backend_name(const struct nrv_runner *r)
+{
+	return r->ops->name;
+}
+
+const struct nrv_runner_params *nrv_runner_params(const struct nrv_runner *r)
+{
+	return &r->p;
+}
+
+/* Several matrices on one input: one backend call when the backend can
+ * (and the types agree), else one matmul each; the results are the same. */
+static void matmuls(struct nrv_runner *r, const struct nrv_tensor *const *w, int n_w,
+		    const float *x, int n, float *const *y)
+{
+	if (r->ops->matmul_multi && r->ops->matmul_multi(r->be, w, n_w, x, n, y) == 0)
+		return;
+	for (int i = 0; i < n_w; i++)
+		r->ops->matmul(r->be, w[i], x, n, y[i]);
+}
+
+/* Checks a step against the runner's bounds; fills tok and pos. */
+static int step_check(struct nrv_runner *r, const struct nrv_batch_seq *s, int n_seqs,
+		      int *n_tok, int *n_out)
+{
+	const struct nrv_runner_params *p = &r->p;
+	int n_vocab = r->m->cfg.n_vocab;
+	if (n_seqs < 1 || n_seqs > p->max_seqs)
+		return -EINVAL;
+	int t = 0, o = 0;
+	for (int i = 0; i < n_seqs; i++) {
+		const struct nrv_batch_seq *q = &s[i];
+		if (q->n < 1 || q->n > p->max_tokens - t || q->pos0 < 0 || q->n_logits < 0 ||
+		    q->n_logits > q->n || q->n_logits > p->max_logits - o || !q->tokens || !q->blocks)
+			return -EINVAL;
+		if (q->pos0 > p->max_ctx - q->n)
+			return -ENOSPC;
+		int need = (q->pos0 + q->n + p->block_tokens - 1) / p->block_tokens;
+		if (q->n_blocks < need)
+			return -EINVAL;
+		for (int b = 0; b < need; b++)
+			if (q->blocks[b] < 0 || q->blocks[b] >= p->kv_blocks)
+				return -EINVAL;
+		for (int j = 0; j < q->n; j++) {
+			if (q->tokens[j] < 0 || q->tokens[j] >= n_vocab)
+				return -EINVAL;
+			r->tok[t + j] = q->tokens[j];
+			r->pos[t + j] = q->pos0 + j;
+		}
+		t += q->n;
+		o += q->n_logits;
+	}
+	*n_tok = t;
+	*n_out = o;
+	return 0;
+}
+
+int nrv_runner_step(struct nrv_runner *r, const struct nrv_batch_seq *seqs, int n_seqs)
+{
+	const struct nrv_model *m = r->m;
+	const struct nrv_model_config *mc = &m->cfg;
+	const struct nrv_backend_ops *o = r->ops;
+	struct nrv_backend *be = r->be;
+	int n, n_out;
+	int rc = step_check(r, seqs, n_seqs, &n, &n_out);
+	if (rc)
+		return rc;
+	r->last_rows = 0;
+	int E = mc->n_embd, F = mc->n_ff, hd = mc->head_dim, QD = mc->n_head * hd;
+	int kvd = r->kv_dim;
+	struct nrv_attn_params ap = {
+		.n_head = mc->n_head, .n_kv_head = mc->n_head_kv, .head_dim = hd,
+		.scale = 1.0f / sqrtf((float)hd),
+	};
+	o->get_rows(be, &m->tok_embd, r->tok, n, r->x);
+	for (int l = 0; l < mc->n_layer; l++) {
+		const struct nrv_layer *L = &m->layers[l];
+		size_t layer_off = (size_t)l * r->layer_elems;
+		o->rmsnorm(be, r->x, L->attn_norm, r->xb, n, E, mc->norm_eps);
+		const struct nrv_tensor *qkv_w[3] = { &L->wq, &L->wk, &L->wv };
+		float *qkv_y[3] = { r->q, r->k, r->v };
+		matmuls(r, qkv_w, 3, r->xb, n, qkv_y);
+		o->rope(be, r->q, n, mc->n_head, hd, mc->n_rot, r->pos, mc->rope_freq_base, mc->rope_mode);
+		o->rope(be, r->k, n, mc->n_head_kv, hd, mc->n_rot, r->pos, mc->rope_freq_base, mc->rope_mode);
+		for (int i = 0, t = 0; i < n_seqs; t += seqs[i].n, i++) {
+			struct nrv_kv_view kv = {
+				.k = r->kpool + layer_off, .v = r->vpool + layer_off,
+				.blocks = seqs[i].blocks, .n_blocks = seqs[i].n_blocks,
+				.block_tokens = r->p.block_tokens, .kv_dim = kvd,
+			};
+			o->kv_store(be, &kv, r->k + (size_t)t * kvd, r->v + (size_t)t * kvd, seqs[i].n,
+				    r->pos + t);
+			o->attention(be, &ap, &kv, r->q + (size_t)t * QD, seqs[i].n, r->pos + t,
+				     r->att + (size_t)t * QD);
+		}
+		o->matmul(be, &L->wo, r->att, n, r->tmp);
+		o->add(be, r->x, r->tmp, n * E);
+		o->rmsnorm(be, r->x, L->ffn_norm, r->xb, n, E, mc->norm_eps);
+		const struct nrv_tensor *gu_w[2] = { &L->w_gate, &L->w_up };
+		float *gu_y[2] = { r->gate, r->up };
+		matmuls(r, gu_w, 2, r->xb, n, gu_y);
+		o->swiglu(be, r->gate, r->up, r->hid, n * F);
+		o->matmul(be, &L->w_down, r->hid, n, r->tmp);
+		o->add(be, r->x, r->tmp, n * E);
+	}
+	if (n_out > 0) {
+		/* The final norm packs the wanted rows together in xb (one call per
+		 * sequence's run of rows), then one matmul makes every logit row. */
+		int row = 0;
+		for (int i = 0, t = 0; i < n_seqs; t += seqs[i].n, i++) {
+			int k = seqs[i].n_logits;
+			if (!k)
+				continue;
+			const float *last = r->x + (size_t)(t + seqs[i].n - k) * E;
+			o->rmsnorm(be, last, m->output_norm, r->xb + (size_t)row * E, k, E, mc->norm_eps);
+			row += k;
+		}
+		o->matmul(be, &m->output, r->xb, n_out, r->logits);
+	}
+	rc = o->sync(be);
+	if (rc)
+		return rc;
+	r->last_rows = n_out;
+	return 0;
+}
+
+const float *nrv_runner_logits(const struct nrv_runner *r, int i)
+{
+	if (i < 0 || i >= r->last_rows)
+		return NULL;
+	return r->logits + (size_t)i * r->m->cfg.n_vocab;
+}
+
+/* ---- context: the one-sequence case ---- */
+
+struct nrv_ctx {
+	struct nrv_model *m;
+	struct nrv_runner *r;
+	struct nrv_ctx_params p;
+	int32_t block0;             /* this context's one block: the whole pool */
+	float *logits;              /* all_logits: (n_ctx, n_vocab) host copy */
 	int last_rows;              /* rows of logits valid */
 };
 
@@ -201,17 +453,8 @@ void nrv_ctx_destroy(struct nrv_ctx *c)
 {
 	if (!c)
 		return;
-	if (c->be) {
-		const struct nrv_backend_ops *o = c->ops;
-		o->free(c->be, c->kcache);
-		o->free(c->be, c->vcache);
-		float *bufs[] = { c->x, c->xb, c->q, c->k, c->v, c->att, c->tmp, c->gate, c->up,
-				  c->hid, c->logits };
-		for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
-			o->free(c->be, bufs[i]);
-		o->free(c->be, c->pos);
-		o->destroy(c->be);
-	}
+	nrv_runner_destroy(c->r);
+	free(c->logits);
 	free(c);
 }
 
@@ -239,65 +482,24 @@ int nrv_ctx_create(struct nrv_model *m, const struct nrv_ctx_params *p, struct n
 		c->p.n_batch = c->p.n_ctx;
 	if (c->p.n_threads <= 0)
 		c->p.n_threads = 1;
-	c->ops = &nrv_backend_cpu_ops;
-	int max_row = mc->n_ff > mc->n_embd ? mc->n_ff : mc->n_embd;
-	struct nrv_backend_cfg bc = {
+	struct nrv_runner_params rp = {
 		.n_threads = c->p.n_threads, .cores = p->cores, .n_cores = p->n_cores,
-		.max_tokens = c->p.n_batch, .max_row = max_row, .max_ctx = c->p.n_ctx,
-		.max_heads = mc->n_head,
+		.max_tokens = c->p.n_batch, .max_seqs = 1,
+		.max_logits = c->p.all_logits ? c->p.n_batch : 1,
+		.max_ctx = c->p.n_ctx, .kv_blocks = 1, .block_tokens = c->p.n_ctx,
 	};
-	int rc = c->ops->create(&bc, &c->be);
+	int rc = nrv_runner_create(m, &rp, &c->r, err, errlen);
 	if (rc) {
-		snprintf(err, errlen, "cannot start the %s backend: %s", c->ops->name,
-			 rc == -ENOTSUP ? "the forced CPU kernel path (NRV_CPU) is unknown or unsupported here"
-					: strerror(-rc));
 		free(c);
 		return rc;
 	}
-	/* Check every weight against the backend once, here, not per step. */
-	struct nrv_tensor *ts[] = { &m->tok_embd, &m->output };
-	for (size_t i = 0; i < 2 && !rc; i++)
-		rc = c->ops->upload(c->be, ts[i]);
-	for (int l = 0; l < mc->n_layer && !rc; l++) {
-		struct nrv_layer *L = &m->layers[l];
-		struct nrv_tensor *lt[] = { &L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down };
-		for (size_t i = 0; i < 7 && !rc; i++) {
-			rc = c->ops->upload(c->be, lt[i]);
-			if (rc)
-				snprintf(err, errlen, "tensor '%s' (%s) is not supported by the %s backend",
-					 lt[i]->name, nrv_type_name(lt[i]->type), c->ops->name);
+	if (c->p.all_logits) {
+		c->logits = malloc((size_t)c->p.n_ctx * mc->n_vocab * sizeof(float));
+		if (!c->logits) {
+			snprintf(err, errlen, "out of memory for a %d-token context", c->p.n_ctx);
+			nrv_ctx_destroy(c);
+			return -ENOMEM;
 		}
-	}
-	if (rc) {
-		nrv_ctx_destroy(c);
-		return rc;
-	}
-
-	int B = c->p.n_batch, E = mc->n_embd, F = mc->n_ff;
-	c->kv_dim = mc->n_head_kv * mc->head_dim;
-	int QD = mc->n_head * mc->head_dim;
-	size_t kv_elems = (size_t)mc->n_layer * c->p.n_ctx * c->kv_dim;
-	c->kcache = c->ops->alloc(c->be, kv_elems * sizeof(nrv_half));
-	c->vcache = c->ops->alloc(c->be, kv_elems * sizeof(nrv_half));
-	int w = E > QD ? E : QD;
-	c->x = c->ops->alloc(c->be, (size_t)B * w * sizeof(float));
-	c->xb = c->ops->alloc(c->be, (size_t)B * w * sizeof(float));
-	c->q = c->ops->alloc(c->be, (size_t)B * QD * sizeof(float));
-	c->k = c->ops->alloc(c->be, (size_t)B * c->kv_dim * sizeof(float));
-	c->v = c->ops->alloc(c->be, (size_t)B * c->kv_dim * sizeof(float));
-	c->att = c->ops->alloc(c->be, (size_t)B * QD * sizeof(float));
-	c->tmp = c->ops->alloc(c->be, (size_t)B * w * sizeof(float));
-	c->gate = c->ops->alloc(c->be, (size_t)B * F * sizeof(float));
-	c->up = c->ops->alloc(c->be, (size_t)B * F * sizeof(float));
-	c->hid = c->ops->alloc(c->be, (size_t)B * F * sizeof(float));
-	c->pos = c->ops->alloc(c->be, (size_t)B * sizeof(int32_t));
-	c->n_logit_rows = c->p.all_logits ? c->p.n_ctx : 1;
-	c->logits = c->ops->alloc(c->be, (size_t)c->n_logit_rows * mc->n_vocab * sizeof(float));
-	if (!c->kcache || !c->vcache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
-	    !c->tmp || !c->gate || !c->up || !c->hid || !c->pos || !c->logits) {
-		snprintf(err, errlen, "out of memory for a %d-token context", c->p.n_ctx);
-		nrv_ctx_destroy(c);
-		return -ENOMEM;
 	}
 	*out = c;
 	return 0;
@@ -310,68 +512,7 @@ int nrv_ctx_n_ctx(const struct nrv_ctx *c)
 
 const char *nrv_ctx_backend_name(const struct nrv_ctx *c)
 {
-	return c->ops->name;
-}
-
-/* Several matrices on one input: one backend call when the backend can
- * (and the types agree), else one matmul each; the results are the same. */
-static void matmuls(struct nrv_ctx *c, const struct nrv_tensor *const *w, int n_w,
-		    const float *x, int n, float *const *y)
-{
-	if (c->ops->matmul_multi && c->ops->matmul_multi(c->be, w, n_w, x, n, y) == 0)
-		return;
-	for (int i = 0; i < n_w; i++)
-		c->ops->matmul(c->be, w[i], x, n, y[i]);
-}
-
-/* One step of n <= n_batch tokens at positions pos0..; logits for the
- * rows [logit_row, logit_row + n_out) taken from the step's last n_out tokens. */
-static void step(struct nrv_ctx *c, const int32_t *tokens, int n, int pos0, float *logits, int n_out)
-{
-	const struct nrv_model *m = c->m;
-	const struct nrv_model_config *mc = &m->cfg;
-	const struct nrv_backend_ops *o = c->ops;
-	struct nrv_backend *be = c->be;
-	int E = mc->n_embd, F = mc->n_ff, hd = mc->head_dim;
-	for (int i = 0; i < n; i++)
-		c->pos[i] = pos0 + i;
-	struct nrv_attn_params ap = {
-		.n_head = mc->n_head, .n_kv_head = mc->n_head_kv, .head_dim = hd,
-		.scale = 1.0f / sqrtf((float)hd),
-	};
-	o->get_rows(be, &m->tok_embd, tokens, n, c->x);
-	for (int l = 0; l < mc->n_layer; l++) {
-		const struct nrv_layer *L = &m->layers[l];
-		size_t layer_off = (size_t)l * c->p.n_ctx * c->kv_dim;
-		struct nrv_kv_view kv = {
-			.k = c->kcache + layer_off, .v = c->vcache + layer_off,
-			.blocks = &c->block0, .n_blocks = 1, .block_tokens = c->p.n_ctx,
-			.kv_dim = c->kv_dim,
-		};
-		o->rmsnorm(be, c->x, L->attn_norm, c->xb, n, E, mc->norm_eps);
-		const struct nrv_tensor *qkv_w[3] = { &L->wq, &L->wk, &L->wv };
-		float *qkv_y[3] = { c->q, c->k, c->v };
-		matmuls(c, qkv_w, 3, c->xb, n, qkv_y);
-		o->rope(be, c->q, n, mc->n_head, hd, mc->n_rot, c->pos, mc->rope_freq_base, mc->rope_mode);
-		o->rope(be, c->k, n, mc->n_head_kv, hd, mc->n_rot, c->pos, mc->rope_freq_base, mc->rope_mode);
-		o->kv_store(be, &kv, c->k, c->v, n, c->pos);
-		o->attention(be, &ap, &kv, c->q, n, c->pos, c->att);
-		o->matmul(be, &L->wo, c->att, n, c->tmp);
-		o->add(be, c->x, c->tmp, n * E);
-		o->rmsnorm(be, c->x, L->ffn_norm, c->xb, n, E, mc->norm_eps);
-		const struct nrv_tensor *gu_w[2] = { &L->w_gate, &L->w_up };
-		float *gu_y[2] = { c->gate, c->up };
-		matmuls(c, gu_w, 2, c->xb, n, gu_y);
-		o->swiglu(be, c->gate, c->up, c->hid, n * F);
-		o->matmul(be, &L->w_down, c->hid, n, c->tmp);
-		o->add(be, c->x, c->tmp, n * E);
-	}
-	if (n_out > 0) {
-		const float *last = c->x + (size_t)(n - n_out) * E;
-		o->rmsnorm(be, last, m->output_norm, c->xb, n_out, E, mc->norm_eps);
-		o->matmul(be, &m->output, c->xb, n_out, logits);
-	}
-	o->sync(be);
+	return nrv_runner_backend_name(c->r);
 }
 
 int nrv_ctx_eval(struct nrv_ctx *c, const int32_t *tokens, int n, int pos0)
@@ -384,21 +525,21 @@ int nrv_ctx_eval(struct nrv_ctx *c, const int32_t *tokens, int n, int pos0)
 	for (int i = 0; i < n; i++)
 		if (tokens[i] < 0 || tokens[i] >= mc->n_vocab)
 			return -EINVAL;
-	c->last_n = n;
 	c->last_rows = 0;
 	for (int done = 0; done < n;) {
 		int chunk = n - done < c->p.n_batch ? n - done : c->p.n_batch;
 		bool last = done + chunk == n;
-		float *dst;
-		int n_out;
-		if (c->p.all_logits) {
-			dst = c->logits + (size_t)done * mc->n_vocab;
-			n_out = chunk;
-		} else {
-			dst = c->logits;
-			n_out = last ? 1 : 0;
-		}
-		step(c, tokens + done, chunk, pos0 + done, dst, n_out);
+		struct nrv_batch_seq s = {
+			.tokens = tokens + done, .n = chunk, .pos0 = pos0 + done,
+			.blocks = &c->block0, .n_blocks = 1,
+			.n_logits = c->p.all_logits ? chunk : last ? 1 : 0,
+		};
+		int rc = nrv_runner_step(c->r, &s, 1);
+		if (rc)
+			return rc;
+		if (c->p.all_logits)
+			memcpy(c->logits + (size_t)done * mc->n_vocab, nrv_runner_logits(c->r, 0),
+			       (size_t)chunk * mc->n_vocab * sizeof(float));
 		done += chunk;
 	}
 	c->last_rows = c->p.all_logits ? n : 1;
@@ -413,6 +554,6 @@ const float *nrv_ctx_logits(const struct nrv_ctx *c, int i)
 	if (i < 0 || i >= c->last_rows)
 		return NULL;
 	if (!c->p.all_logits)
-		return c->logits;
+		return nrv_runner_logits(c->r, 0);
 	return c->logits + (size_t)i * mc->n_vocab;
 }

@@ -95,7 +95,72 @@ int nrv_model_load_mode(const char *path, int load_mode, struct nrv_model **out,
 			size_t errlen);
 void nrv_model_free(struct nrv_model *m);
 
-/* ---- inference context: the per-sequence state of one sequence ---- */
+/* ---- batched step: several sequences over one paged KV pool ----
+ *
+ * A runner owns a backend, the step scratch and a KV pool: per layer, K
+ * and V as (kv_blocks, block_tokens, kv_dim) halves (struct nrv_kv_view).
+ * Which blocks belong to which sequence is the caller's business (the
+ * engine uses mem/kv.h); a step only reads the block tables it is given.
+ *
+ * One step runs every token of every sequence through embedding, norms,
+ * matmuls, rope and swiglu together (one batch of sum(n) rows); KV store
+ * and attention run per sequence on its own block table. Every kernel
+ * reduces a row in an order fixed by the weight shape, so a sequence's
+ * logits do not depend on what else is in the step (batch invariance).
+ *
+ * Token ids, positions and block tables are host arrays; logits are read
+ * on the host after the step.
+ */
+
+struct nrv_batch_seq {
+	const int32_t *tokens;  /* (n) token ids, host memory */
+	int n;                  /* tokens of this sequence in the step, >= 1 */
+	int pos0;               /* position of tokens[0]; tokens[i] is at pos0 + i */
+	const int32_t *blocks;  /* host block table: position p lives in
+				 * blocks[p / block_tokens], slot p % block_tokens */
+	int n_blocks;           /* entries; must cover pos0 + n positions */
+	int n_logits;           /* logits wanted for the last n_logits tokens (0..n);
+				 * 1: the usual "next token" row */
+};
+
+struct nrv_runner_params {
+	int n_threads;      /* compute threads, the caller's included; 0: 1 */
+	const int *cores;   /* pin them here, or NULL */
+	int n_cores;
+	int max_tokens;     /* most tokens in one step, all sequences together (>= 1) */
+	int max_seqs;       /* most sequences in one step (>= 1) */
+	int max_logits;     /* most logit rows in one step (>= 1) */
+	int max_ctx;        /* longest sequence, positions (<= the trained context) */
+	int kv_blocks;      /* blocks in the KV pool (>= 1) */
+	int block_tokens;   /* positions per block (>= 1) */
+};
+
+struct nrv_runner;
+
+/* Create a runner: backend, weights checked against it, scratch and KV
+ * pool sized from p. Returns 0 or -errno with err set. */
+int nrv_runner_create(struct nrv_model *m, const struct nrv_runner_params *p,
+		      struct nrv_runner **out, char *err, size_t errlen);
+void nrv_runner_destroy(struct nrv_runner *r);
+
+/*
+ * Run one batched step over n_seqs sequences. Logit rows are written in
+ * sequence order: sequence 0's n_logits rows, then sequence 1's...; read
+ * them with nrv_runner_logits. Returns 0; -EINVAL for a bad token id,
+ * block id, count (n < 1, n_logits outside 0..n, more than the maxima of
+ * the params) or a block table too short; -ENOSPC when a sequence would
+ * pass max_ctx. Nothing runs when it fails. Allocates nothing.
+ */
+int nrv_runner_step(struct nrv_runner *r, const struct nrv_batch_seq *seqs, int n_seqs);
+/* Logit row i (n_vocab floats) of the last step, or NULL past its rows. */
+const float *nrv_runner_logits(const struct nrv_runner *r, int i);
+const char *nrv_runner_backend_name(const struct nrv_runner *r);
+const struct nrv_runner_params *nrv_runner_params(const struct nrv_runner *r);
+
+/* ---- inference context: the per-sequence state of one sequence ----
+ *
+ * The one-sequence case of the runner: a pool of one block of n_ctx
+ * positions that this sequence owns. */
 
 struct nrv_ctx_params {
 	int n_ctx;        /* positions (<= the model's trained context); 0: min(4096, train) */
