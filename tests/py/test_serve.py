@@ -517,6 +517,20 @@ def test_metrics_move(server):
         assert after["nirvana_jemalloc_bytes{stat=allocated}"] > 0
 
 
+def test_jemalloc_is_the_allocator(nirvana, server):
+    """When the binary links jemalloc, it is the process's malloc and its statistics are served."""
+    ldd = subprocess.run(["ldd", str(nirvana)], capture_output=True, text=True).stdout
+    if "libjemalloc" not in ldd:
+        pytest.skip("built without jemalloc (libjemalloc-dev missing)")
+    m = server.metrics()
+    # the request table and buffers live on jemalloc's heap: megabytes, not a few pages
+    assert m["nirvana_jemalloc_bytes{stat=allocated}"] > 1 << 20
+    assert m["nirvana_jemalloc_bytes{stat=resident}"] >= m["nirvana_jemalloc_bytes{stat=allocated}"] * 0.5
+    assert any(k.startswith("nirvana_jemalloc_arena_resident_bytes") for k in m)
+    status, body = server.json("GET", "/health")
+    assert body["memory"]["jemalloc"]["allocated"] > 1 << 20
+
+
 def test_health(server):
     status, body = server.json("GET", "/health")
     assert status == 200 and body["status"] == "healthy"
