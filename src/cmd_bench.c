@@ -66,7 +66,7 @@ static void bench_usage(FILE *f)
 		"  -b, --batch-size N      prompt tokens per step (default 512)\n"
 		"      --cores LIST        pin workers to these cores, e.g. 0,1\n"
 		"      --no-warmup         skip the untimed warm-up run\n"
-		"      --load MODE         read (default) or mmap: how weights are held\n"
+		"      --load MODE         uring (default), read or mmap: how weights are held\n"
 		"  -o, --output FMT        md (default), json, jsonl or csv\n"
 		"  -h, --help              this text\n"
 		"\n"
@@ -110,6 +110,7 @@ static int parse_bench_opts(int argc, char **argv, struct bench_opts *o)
 	o->threads[0] = nrv_online_cpus();
 	o->n_threads = 1;
 	o->reps = 5;
+	o->load_mode = NRV_LOAD_DEFAULT;
 	o->warmup = true;
 	int ch;
 	optind = 1;

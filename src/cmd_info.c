@@ -27,6 +27,7 @@ struct info {
 	struct nrv_model_config cfg;
 	bool valid;
 	char verr[512];
+	char digest[NRV_DIGEST_HEX]; /* XXH3-128 of the file, hex; "" when not computed */
 	uint64_t n_params;
 	uint64_t n_bytes;
 	uint64_t type_tensors[NRV_TYPE_COUNT];
@@ -37,7 +38,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: nirvana info [-m] MODEL [--json]\n\n"
 		   "Print what a GGUF model file holds: architecture, hyperparameters, tokenizer,\n"
-		   "tensor and parameter counts, bytes per weight type, GGUF version and alignment.\n"
+		   "tensor and parameter counts, bytes per weight type, GGUF version and alignment,\n"
+		   "and the file's XXH3-128 digest (reads the whole file once).\n"
 		   "Exits 1 when the file is not a valid GGUF model (the error says why).\n\n"
 		   "options:\n"
 		   "  -m, --model PATH   the model file (or give it as the first argument)\n"
@@ -215,6 +217,8 @@ static void print_text(FILE *f, const struct info *in)
 	fprintf(f, "%-16s %u\n", "gguf version", g->version);
 	fprintf(f, "%-16s %u\n", "alignment", g->alignment);
 	fprintf(f, "%-16s %s\n", "weights held by", nrv_weights_mode(in->w));
+	if (in->digest[0])
+		fprintf(f, "%-16s xxh3-128:%s\n", "digest", in->digest);
 	fprintf(f, "%-16s ", "architecture");
 	if (arch.len)
 		print_gstr(f, &arch, 64);
@@ -374,6 +378,8 @@ static cJSON *build_json(const struct info *in)
 	cJSON_AddNumberToObject(o, "alignment", g->alignment);
 	cJSON_AddNumberToObject(o, "data_offset", (double)g->data_offset);
 	cJSON_AddStringToObject(o, "weights_mode", nrv_weights_mode(in->w));
+	if (in->digest[0])
+		cJSON_AddStringToObject(o, "digest", in->digest);
 	if (arch.len)
 		json_add(o, &(struct nrv_gguf_str){ "architecture", 12 }, json_gstr(&arch));
 	else
@@ -507,6 +513,10 @@ int nrv_cmd_info(int argc, char **argv)
 		goto out;
 	}
 	gather(in);
+	/* The digest reads the whole file once (the only part of info that
+	 * touches the tensor data); cache keys and logs carry it. */
+	if (nrv_weights_digest(in->w, in->digest))
+		in->digest[0] = 0;
 	if (json) {
 		cJSON *o = build_json(in);
 		char *s = o ? cJSON_Print(o) : NULL;

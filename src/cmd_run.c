@@ -41,6 +41,7 @@ struct run_opts {
 	bool special;      /* parse special-token syntax in the prompt */
 	bool no_stats;
 	int load_mode;
+	bool mlock;
 	struct nrv_sampler_params sp;
 };
 
@@ -75,8 +76,10 @@ static void run_usage(FILE *f)
 		"      --repeat-last-n N   tokens the penalties look back over (default 64)\n"
 		"      --frequency-penalty F, --presence-penalty P   OpenAI-style penalties (default 0)\n"
 		"  -s, --seed S            RNG seed (default: random)\n"
-		"      --load MODE         how weights are held: read (default: copied into huge-page\n"
-		"                          memory) or mmap (the file mapped in place)\n"
+		"      --load MODE         how weights are held: uring (default: io_uring reads into a\n"
+		"                          huge-page arena), read (pread into the arena) or mmap (the\n"
+		"                          file mapped in place)\n"
+		"      --mlock             lock the weights in memory (needs `ulimit -l` or CAP_IPC_LOCK)\n"
 		"      --no-stats          do not print timing statistics\n"
 		"  -h, --help              this text\n");
 }
@@ -84,6 +87,7 @@ static void run_usage(FILE *f)
 enum {
 	OPT_TEMP = 256, OPT_TOPK, OPT_TOPP, OPT_MINP, OPT_REP, OPT_REPN, OPT_FREQ, OPT_PRES,
 	OPT_CHAT, OPT_SYSTEM, OPT_TMPL, OPT_SPECIAL, OPT_IGNORE_EOS, OPT_CORES, OPT_NOSTATS, OPT_LOAD,
+	OPT_MLOCK,
 };
 
 static int parse_run_opts(int argc, char **argv, struct run_opts *o)
@@ -113,11 +117,13 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		{ "cores", required_argument, 0, OPT_CORES },
 		{ "no-stats", no_argument, 0, OPT_NOSTATS },
 		{ "load", required_argument, 0, OPT_LOAD },
+		{ "mlock", no_argument, 0, OPT_MLOCK },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	o->n_predict = 256;
 	o->n_threads = nrv_online_cpus();
+	o->load_mode = NRV_LOAD_DEFAULT;
 	o->sp = nrv_sampler_defaults();
 	o->sp.seed = nrv_random_seed();
 	int ch;
@@ -148,6 +154,7 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		case OPT_SPECIAL: o->special = true; break;
 		case OPT_IGNORE_EOS: o->ignore_eos = true; break;
 		case OPT_NOSTATS: o->no_stats = true; break;
+		case OPT_MLOCK: o->mlock = true; break;
 		case OPT_LOAD:
 			o->load_mode = nrv_load_mode_parse(optarg);
 			bad = o->load_mode < 0;
@@ -351,6 +358,25 @@ static void print_stats(const struct stats *st)
 		st->t_first * 1e3, nrv_peak_rss_bytes() / (1024.0 * 1024.0));
 }
 
+/* How the weights were loaded: mode, backing, lock, time and rate. */
+static void print_weights(struct nrv_model *m)
+{
+	struct nrv_weights_stats ws;
+	nrv_weights_stats(m->file, &ws);
+	char dg[NRV_DIGEST_HEX] = "?";
+	nrv_weights_digest(m->file, dg);
+	fprintf(stderr, "weights: %s, %s pages, %.1f MiB", ws.mode, ws.backing,
+		ws.data_bytes / (1024.0 * 1024.0));
+	if (ws.arena_bytes)
+		fprintf(stderr, " (%.1f MiB in huge pages)", ws.huge_bytes / (1024.0 * 1024.0));
+	if (ws.locked_bytes)
+		fprintf(stderr, ", locked");
+	if (ws.load_s > 0)
+		fprintf(stderr, ", loaded in %.1f ms (%.2f GB/s)", ws.load_s * 1e3,
+			ws.data_bytes / ws.load_s * 1e-9);
+	fprintf(stderr, "\nmodel digest: xxh3-128:%s\n", dg);
+}
+
 /* The model's chat format (or the one named by --chat-template); -1 with
  * a message when there is none nirvana can render. */
 static int chat_tmpl(const struct nrv_model *m, const char *override, struct nrv_chat_tmpl *t)
@@ -475,7 +501,8 @@ int nrv_cmd_run(int argc, char **argv)
 	}
 	char err[1024];
 	struct session s = { 0 };
-	if ((rc = nrv_model_load_mode(o.model, o.load_mode, &s.m, err, sizeof(err)))) {
+	struct nrv_weights_opts wo = { .mode = o.load_mode, .lock = o.mlock };
+	if ((rc = nrv_model_load_opts(o.model, &wo, &s.m, err, sizeof(err)))) {
 		fprintf(stderr, "nirvana: %s\n", err);
 		free(file_prompt);
 		return 1;
@@ -536,8 +563,10 @@ int nrv_cmd_run(int argc, char **argv)
 		fputc('\n', stdout);
 		status = 0;
 	}
-	if (!o.no_stats && status == 0 && s.st.n_prompt > 0)
+	if (!o.no_stats && status == 0 && s.st.n_prompt > 0) {
 		print_stats(&s.st);
+		print_weights(s.m);
+	}
 out:
 	fflush(stdout);
 	free(s.hist);

@@ -80,19 +80,25 @@ void nrv_model_free(struct nrv_model *m)
 
 int nrv_model_load(const char *path, struct nrv_model **out, char *err, size_t errlen)
 {
-	return nrv_model_load_mode(path, NRV_LOAD_READ, out, err, errlen);
+	return nrv_model_load_mode(path, NRV_LOAD_DEFAULT, out, err, errlen);
 }
 
 int nrv_model_load_mode(const char *path, int load_mode, struct nrv_model **out, char *err,
 			size_t errlen)
+{
+	struct nrv_weights_opts wo = { .mode = load_mode };
+	return nrv_model_load_opts(path, &wo, out, err, errlen);
+}
+
+int nrv_model_load_opts(const char *path, const struct nrv_weights_opts *wo,
+			struct nrv_model **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	struct nrv_model *m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	snprintf(m->path, sizeof(m->path), "%s", path);
-	struct nrv_weights_opts wo = { .mode = load_mode };
-	int rc = nrv_weights_open(path, &wo, &m->file, err, errlen);
+	int rc = nrv_weights_open(path, wo, &m->file, err, errlen);
 	if (rc)
 		goto fail;
 	size_t hlen;

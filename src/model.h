@@ -93,6 +93,11 @@ int nrv_model_load(const char *path, struct nrv_model **out, char *err, size_t e
  * mem/weights.h: read into huge-page memory, or mmap the file). */
 int nrv_model_load_mode(const char *path, int load_mode, struct nrv_model **out, char *err,
 			size_t errlen);
+/* The same with every weights option (load mode, mlock, arena backing,
+ * io_uring depth; struct nrv_weights_opts of mem/weights.h). */
+struct nrv_weights_opts;
+int nrv_model_load_opts(const char *path, const struct nrv_weights_opts *wo,
+			struct nrv_model **out, char *err, size_t errlen);
 void nrv_model_free(struct nrv_model *m);
 
 /* ---- batched step: several sequences over one paged KV pool ----
