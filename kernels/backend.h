@@ -112,6 +112,18 @@ struct nrv_backend_ops {
 	void (*attention)(struct nrv_backend *be, const struct nrv_attn_params *p,
 			  const struct nrv_kv_view *kv, const float *q, int n,
 			  const int32_t *pos, float *out);
+	/*
+	 * attention for n_seqs sequences at once: sequence s has n_tok[s] >= 1
+	 * queries and its own view kv[s]; q, pos and out hold the sequences'
+	 * tokens one after the other (sequence s starts at token
+	 * n_tok[0] + ... + n_tok[s-1]). Each query's result is bit for bit what
+	 * attention() on its own sequence writes. Host arrays: kv, n_tok, pos.
+	 * Returns 0, or -EINVAL (a count below 1) having done nothing.
+	 * Optional: NULL in a backend that lacks it (the caller loops).
+	 */
+	int (*attention_multi)(struct nrv_backend *be, const struct nrv_attn_params *p,
+			       const struct nrv_kv_view *kv, int n_seqs, const float *q,
+			       const int *n_tok, const int32_t *pos, float *out);
 	/* out = silu(gate) * up over n floats. */
 	void (*swiglu)(struct nrv_backend *be, const float *gate, const float *up,
 		       float *out, int n);

@@ -25,6 +25,7 @@
 #define NRV_ENGINE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sampler.h"

@@ -199,6 +199,8 @@ struct nrv_runner {
 	float *logits;              /* (max_logits, n_vocab) */
 	int32_t *tok;               /* (max_tokens) host: the step's ids */
 	int32_t *pos;               /* (max_tokens) host: the step's positions */
+	struct nrv_kv_view *views;  /* (max_seqs) host: one layer's views, for attention_multi */
+	int *seq_n;                 /* (max_seqs) host: tokens of each sequence in the step */
 	int last_rows;              /* logit rows of the last step */
 };
 
@@ -218,6 +220,8 @@ void nrv_runner_destroy(struct nrv_runner *r)
 	}
 	free(r->tok);
 	free(r->pos);
+	free(r->views);
+	free(r->seq_n);
 	free(r);
 }
 
@@ -300,7 +304,9 @@ int nrv_runner_create(struct nrv_model *m, const struct nrv_runner_params *p,
 	r->logits = r->ops->alloc(r->be, (size_t)p->max_logits * mc->n_vocab * sizeof(float));
 	r->tok = malloc((size_t)B * sizeof(int32_t));
 	r->pos = malloc((size_t)B * sizeof(int32_t));
-	if (!r->kpool || !r->vpool || !r->x || !r->xb || !r->q || !r->k || !r->v || !r->att ||
+	r->views = malloc((size_t)p->max_seqs * sizeof(*r->views));
+	r->seq_n = malloc((size_t)p->max_seqs * sizeof(int));
+	if (!r->views || !r->seq_n || !r->kpool || !r->vpool || !r->x || !r->xb || !r->q || !r->k || !r->v || !r->att ||
 	    !r->tmp || !r->gate || !r->up || !r->hid || !r->logits || !r->tok || !r->pos) {
 		snprintf(err, errlen, "out of memory for a KV pool of %d x %d positions and %d-token steps",
 			 p->kv_blocks, p->block_tokens, B);
@@ -396,15 +402,22 @@ int nrv_runner_step(struct nrv_runner *r, const struct nrv_batch_seq *seqs, int 
 		o->rope(be, r->q, n, mc->n_head, hd, mc->n_rot, r->pos, mc->rope_freq_base, mc->rope_mode);
 		o->rope(be, r->k, n, mc->n_head_kv, hd, mc->n_rot, r->pos, mc->rope_freq_base, mc->rope_mode);
 		for (int i = 0, t = 0; i < n_seqs; t += seqs[i].n, i++) {
-			struct nrv_kv_view kv = {
+			r->views[i] = (struct nrv_kv_view){
 				.k = r->kpool + layer_off, .v = r->vpool + layer_off,
 				.blocks = seqs[i].blocks, .n_blocks = seqs[i].n_blocks,
 				.block_tokens = r->p.block_tokens, .kv_dim = kvd,
 			};
-			o->kv_store(be, &kv, r->k + (size_t)t * kvd, r->v + (size_t)t * kvd, seqs[i].n,
-				    r->pos + t);
-			o->attention(be, &ap, &kv, r->q + (size_t)t * QD, seqs[i].n, r->pos + t,
-				     r->att + (size_t)t * QD);
+			r->seq_n[i] = seqs[i].n;
+			o->kv_store(be, &r->views[i], r->k + (size_t)t * kvd, r->v + (size_t)t * kvd,
+				    seqs[i].n, r->pos + t);
+		}
+		/* Many sequences: one attention call for all (one wake of the
+		 * team per layer); the results are the same as one call each. */
+		if (n_seqs == 1 || !o->attention_multi ||
+		    o->attention_multi(be, &ap, r->views, n_seqs, r->q, r->seq_n, r->pos, r->att)) {
+			for (int i = 0, t = 0; i < n_seqs; t += seqs[i].n, i++)
+				o->attention(be, &ap, &r->views[i], r->q + (size_t)t * QD, seqs[i].n,
+					     r->pos + t, r->att + (size_t)t * QD);
 		}
 		o->matmul(be, &L->wo, r->att, n, r->tmp);
 		o->add(be, r->x, r->tmp, n * E);

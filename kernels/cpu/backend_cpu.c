@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -444,53 +445,65 @@ static void values_run(void *ctx, const nrv_half *rows, int j, int n)
 	a->k->attn_values(hd, a->nq, a->s + j, a->ss, rows, a->stride, n, a->o, (size_t)hd);
 }
 
-static void attn_task(void *arg, int ith, int nth)
+/* One work item of job j: KV head kvh, query tokens [t0, t1). */
+static void attn_item(const struct attn_job *j, int kvh, int t0, int t1, float *scr)
 {
-	struct attn_job *j = arg;
 	const struct nrv_attn_params *p = j->p;
 	const struct nrv_kv_view *kv = j->kv;
 	const struct nrv_cpu_kernels *k = j->c->k;
 	int hd = p->head_dim, group = p->n_head / p->n_kv_head;
 	size_t ss = attn_ctx_stride(&j->c->cfg);
-	float *scr = j->c->scores + (size_t)ith * attn_scratch_floats(&j->c->cfg);
 	float *sc = scr;                                              /* (maxq, ss) */
 	float *qb = scr + (size_t)attn_max_queries(&j->c->cfg) * ss; /* (maxq, hd) */
-	for (int item = ith; item < j->n_items; item += nth) {
-		int kvh = item % p->n_kv_head;
-		int t0 = item / p->n_kv_head * j->tb;
-		int t1 = t0 + j->tb < j->n ? t0 + j->tb : j->n;
-		int nq = (t1 - t0) * group;
-		/* The item's queries, rounded to half: token-major, then head. */
-		int min_len = j->pos[t0] + 1;
-		for (int t = t0; t < t1; t++) {
-			if (j->pos[t] + 1 < min_len)
-				min_len = j->pos[t] + 1;
-			for (int g = 0; g < group; g++) {
-				float *dst = qb + (size_t)((t - t0) * group + g) * hd;
-				memcpy(dst, j->q + ((size_t)t * p->n_head + kvh * group + g) * hd,
-				       (size_t)hd * sizeof(float));
-				k->round_half(dst, hd);
-			}
-		}
-		struct attn_call a = {
-			.k = k, .p = p, .stride = (size_t)kv->kv_dim, .nq = nq, .q = qb, .s = sc,
-			.ss = ss,
-		};
-		/* Keys every query sees, together; then each token's own tail. */
-		kv_runs(kv, kv->k, kvh, hd, 0, min_len, scores_run, &a);
-		a.nq = group;
-		for (int t = t0; t < t1; t++) {
-			int len = j->pos[t] + 1;
-			a.q = qb + (size_t)(t - t0) * group * hd;
-			a.s = sc + (size_t)(t - t0) * group * ss;
-			kv_runs(kv, kv->k, kvh, hd, min_len, len, scores_run, &a);
-			for (int g = 0; g < group; g++)
-				k->softmax_half(a.s + (size_t)g * ss, len);
-			a.o = j->out + ((size_t)t * p->n_head + kvh * group) * hd;
-			memset(a.o, 0, (size_t)group * hd * sizeof(float));
-			kv_runs(kv, kv->v, kvh, hd, 0, len, values_run, &a);
+	int nq = (t1 - t0) * group;
+	/* The item's queries, rounded to half: token-major, then head. */
+	int min_len = j->pos[t0] + 1;
+	for (int t = t0; t < t1; t++) {
+		if (j->pos[t] + 1 < min_len)
+			min_len = j->pos[t] + 1;
+		for (int g = 0; g < group; g++) {
+			float *dst = qb + (size_t)((t - t0) * group + g) * hd;
+			memcpy(dst, j->q + ((size_t)t * p->n_head + kvh * group + g) * hd,
+			       (size_t)hd * sizeof(float));
+			k->round_half(dst, hd);
 		}
 	}
+	struct attn_call a = {
+		.k = k, .p = p, .stride = (size_t)kv->kv_dim, .nq = nq, .q = qb, .s = sc,
+		.ss = ss,
+	};
+	/* Keys every query sees, together; then each token's own tail. */
+	kv_runs(kv, kv->k, kvh, hd, 0, min_len, scores_run, &a);
+	a.nq = group;
+	for (int t = t0; t < t1; t++) {
+		int len = j->pos[t] + 1;
+		a.q = qb + (size_t)(t - t0) * group * hd;
+		a.s = sc + (size_t)(t - t0) * group * ss;
+		kv_runs(kv, kv->k, kvh, hd, min_len, len, scores_run, &a);
+		for (int g = 0; g < group; g++)
+			k->softmax_half(a.s + (size_t)g * ss, len);
+		a.o = j->out + ((size_t)t * p->n_head + kvh * group) * hd;
+		memset(a.o, 0, (size_t)group * hd * sizeof(float));
+		kv_runs(kv, kv->v, kvh, hd, 0, len, values_run, &a);
+	}
+}
+
+static void attn_task(void *arg, int ith, int nth)
+{
+	struct attn_job *j = arg;
+	float *scr = j->c->scores + (size_t)ith * attn_scratch_floats(&j->c->cfg);
+	for (int item = ith; item < j->n_items; item += nth) {
+		int kvh = item % j->p->n_kv_head;
+		int t0 = item / j->p->n_kv_head * j->tb;
+		int t1 = t0 + j->tb < j->n ? t0 + j->tb : j->n;
+		attn_item(j, kvh, t0, t1, scr);
+	}
+}
+
+static int attn_block(const struct nrv_attn_params *p)
+{
+	int group = p->n_head / p->n_kv_head;
+	return ATTN_MAXQ / group > 1 ? ATTN_MAXQ / group : 1;
 }
 
 static void cpu_attention(struct nrv_backend *be, const struct nrv_attn_params *p,
@@ -498,13 +511,84 @@ static void cpu_attention(struct nrv_backend *be, const struct nrv_attn_params *
 			  const int32_t *pos, float *out)
 {
 	struct cpu_backend *c = cpu(be);
-	int group = p->n_head / p->n_kv_head;
-	int tb = ATTN_MAXQ / group > 1 ? ATTN_MAXQ / group : 1;
+	int tb = attn_block(p);
 	struct attn_job j = {
 		.c = c, .p = p, .kv = kv, .q = q, .n = n, .pos = pos, .out = out, .tb = tb,
 		.n_items = (n + tb - 1) / tb * p->n_kv_head,
 	};
 	nrv_pool_run(c->pool, attn_task, &j);
+}
+
+/*
+ * Several sequences in one pool run: the items of every sequence (cut
+ * exactly as cpu_attention cuts them) are numbered one after the other
+ * and dealt round-robin, so a decode step of many short sequences wakes
+ * the team once per layer instead of once per sequence. Each member
+ * walks the sequences forward as its item numbers grow: no table.
+ */
+struct attn_multi_job {
+	struct cpu_backend *c;
+	const struct nrv_attn_params *p;
+	const struct nrv_kv_view *kv;  /* (n_seqs) */
+	int n_seqs;
+	const float *q;
+	const int *n_tok;              /* (n_seqs) */
+	const int32_t *pos;
+	float *out;
+	int tb;
+	int n_items;
+};
+
+static void attn_multi_task(void *arg, int ith, int nth)
+{
+	struct attn_multi_job *m = arg;
+	const struct nrv_attn_params *p = m->p;
+	float *scr = m->c->scores + (size_t)ith * attn_scratch_floats(&m->c->cfg);
+	int qd = p->n_head * p->head_dim;
+	int s = 0, base = 0, tok0 = 0;
+	int s_items = (m->n_tok[0] + m->tb - 1) / m->tb * p->n_kv_head;
+	for (int item = ith; item < m->n_items; item += nth) {
+		while (item >= base + s_items) {
+			base += s_items;
+			tok0 += m->n_tok[s];
+			s++;
+			s_items = (m->n_tok[s] + m->tb - 1) / m->tb * p->n_kv_head;
+		}
+		struct attn_job j = {
+			.c = m->c, .p = p, .kv = &m->kv[s], .q = m->q + (size_t)tok0 * qd,
+			.n = m->n_tok[s], .pos = m->pos + tok0, .out = m->out + (size_t)tok0 * qd,
+			.tb = m->tb,
+		};
+		int local = item - base;
+		int kvh = local % p->n_kv_head;
+		int t0 = local / p->n_kv_head * m->tb;
+		int t1 = t0 + m->tb < j.n ? t0 + m->tb : j.n;
+		attn_item(&j, kvh, t0, t1, scr);
+	}
+}
+
+static int cpu_attention_multi(struct nrv_backend *be, const struct nrv_attn_params *p,
+			       const struct nrv_kv_view *kv, int n_seqs, const float *q,
+			       const int *n_tok, const int32_t *pos, float *out)
+{
+	struct cpu_backend *c = cpu(be);
+	if (n_seqs < 1)
+		return -EINVAL;
+	int tb = attn_block(p);
+	int64_t items = 0;
+	for (int s = 0; s < n_seqs; s++) {
+		if (n_tok[s] < 1)
+			return -EINVAL;
+		items += (int64_t)(n_tok[s] + tb - 1) / tb * p->n_kv_head;
+	}
+	if (items > INT32_MAX)
+		return -EINVAL;
+	struct attn_multi_job m = {
+		.c = c, .p = p, .kv = kv, .n_seqs = n_seqs, .q = q, .n_tok = n_tok, .pos = pos,
+		.out = out, .tb = tb, .n_items = (int)items,
+	};
+	nrv_pool_run(c->pool, attn_multi_task, &m);
+	return 0;
 }
 
 static void swiglu_task(void *arg, int ith, int nth)
@@ -566,6 +650,7 @@ const struct nrv_backend_ops nrv_backend_cpu_ops = {
 	.rope = cpu_rope,
 	.kv_store = cpu_kv_store,
 	.attention = cpu_attention,
+	.attention_multi = cpu_attention_multi,
 	.swiglu = cpu_swiglu,
 	.add = cpu_add,
 	.sync = cpu_sync,
