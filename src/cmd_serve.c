@@ -51,7 +51,8 @@ static void serve_usage(FILE *f)
 		"      --max-tokens N      largest max_tokens a request may ask, and the default (4096)\n"
 		"      --max-connections N open connections at once (default 4096)\n"
 		"      --chat-template NAME  chat format instead of the model's (chatml, llama3, ...)\n"
-		"      --load MODE         read (default: weights copied into huge-page memory) or mmap\n"
+		"      --load MODE         how weights are held: uring (default), read or mmap\n"
+		"      --mlock             lock the weights in memory (needs `ulimit -l` or CAP_IPC_LOCK)\n"
 		"      --no-metrics        answer 404 on /metrics\n"
 		"  -h, --help              this text\n");
 }
@@ -66,11 +67,12 @@ struct serve_opts {
 	int cores[NRV_CONF_MAX_CORES];
 	int n_cores;
 	bool no_metrics;
+	bool mlock;
 };
 
 enum {
 	OPT_ALIAS = 256, OPT_CONFIG, OPT_HOST, OPT_PORT, OPT_KEY, OPT_CORES, OPT_KV, OPT_STEP,
-	OPT_RUNNING, OPT_QUEUE, OPT_TIMEOUT, OPT_MAXTOK, OPT_MAXCONN, OPT_TMPL, OPT_LOAD, OPT_NOMETRICS,
+	OPT_RUNNING, OPT_QUEUE, OPT_TIMEOUT, OPT_MAXTOK, OPT_MAXCONN, OPT_TMPL, OPT_LOAD, OPT_NOMETRICS, OPT_MLOCK,
 };
 
 static int parse_opts(int argc, char **argv, struct serve_opts *o)
@@ -95,6 +97,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		{ "chat-template", required_argument, 0, OPT_TMPL },
 		{ "load", required_argument, 0, OPT_LOAD },
 		{ "no-metrics", no_argument, 0, OPT_NOMETRICS },
+		{ "mlock", no_argument, 0, OPT_MLOCK },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -113,6 +116,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		case OPT_KEY: o->api_key = optarg; break;
 		case OPT_TMPL: o->chat_template = optarg; break;
 		case OPT_NOMETRICS: o->no_metrics = true; break;
+		case OPT_MLOCK: o->mlock = true; break;
 		case OPT_ALIAS:
 			name = "--alias";
 			bad = o->n_aliases >= NRV_CONF_MAX_ALIASES || !*optarg ||
@@ -269,8 +273,9 @@ int nrv_cmd_serve(int argc, char **argv)
 	struct nrv_api *api = NULL;
 	struct nrv_http_server *srv = NULL;
 	int status = 1;
-	if (nrv_model_load_mode(c.models[0].path, o.load_mode < 0 ? NRV_LOAD_READ : o.load_mode, &m, err,
-				sizeof(err))) {
+	struct nrv_weights_opts wo = { .mode = o.load_mode < 0 ? NRV_LOAD_DEFAULT : o.load_mode,
+				       .lock = o.mlock };
+	if (nrv_model_load_opts(c.models[0].path, &wo, &m, err, sizeof(err))) {
 		fprintf(stderr, "nirvana: %s\n", err);
 		goto out;
 	}
