@@ -11,5 +11,6 @@ int nrv_cmd_tokenize(int argc, char **argv);
 int nrv_cmd_run(int argc, char **argv);
 int nrv_cmd_bench(int argc, char **argv);
 int nrv_cmd_load(int argc, char **argv);
+int nrv_cmd_serve(int argc, char **argv);
 
 #endif

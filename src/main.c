@@ -17,6 +17,7 @@ struct verb {
 
 static const struct verb verbs[] = {
 	/* verbs are listed here as they land */
+	{ "serve", nrv_cmd_serve, "an OpenAI-compatible HTTP server (nirvana serve -m MODEL)" },
 	{ "run", nrv_cmd_run, "generate text from a prompt, or chat interactively" },
 	{ "bench", nrv_cmd_bench, "prompt and generation throughput, as llama-bench prints it" },
 	{ "info", nrv_cmd_info, "what a GGUF model file holds (--json for machines)" },

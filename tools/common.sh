@@ -38,7 +38,7 @@ NRV_BUILD_PKGS=(gcc libc6-dev meson ninja-build pkg-config ca-certificates
 	libopenblas-dev libjemalloc-dev liburing-dev libxxhash-dev libcjson-dev
 	python3 python3-pip)
 # Packages the tests need on top.
-NRV_TEST_PKGS=(libcriterion-dev python3-venv python3-dev g++ cmake make git binutils)
+NRV_TEST_PKGS=(libcriterion-dev python3-venv python3-dev g++ cmake make git binutils curl)
 
 # Configure (once) and build. Extra meson options in NRV_MESON_OPTS.
 # NRV_RECONFIGURE=1 re-runs meson's configuration on an existing build

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/venv.sh - the Python virtualenv the tests use for reference peers:
 # llama.cpp (llama-cpp-python, built from source by pip), the gguf package,
-# numpy, sentencepiece, pytest. Pinned; rebuilt only when the pins change.
+# numpy, sentencepiece, pytest, and the clients the server tests use
+# (openai, prometheus-client). Pinned; rebuilt only when the pins change.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 
@@ -11,6 +12,8 @@ PINS=(
 	"numpy==2.4.6"
 	"sentencepiece==0.2.3"
 	"pytest==9.2.0"
+	"openai==3.57.0"
+	"prometheus-client==0.26.0"
 )
 stamp="$NRV_VENV/.nirvana-pins"
 want="$(printf '%s\n' "${PINS[@]}")"
