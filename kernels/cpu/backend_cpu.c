@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "kernels/backend.h"
 #include "kernels/cpu/kernels.h"
@@ -56,20 +57,50 @@ static struct cpu_backend *cpu(struct nrv_backend *be)
 	return (struct cpu_backend *)be;
 }
 
+/*
+ * Backend memory carries a 64-byte header with its size. Large buffers
+ * (the KV pool above all) are anonymous mappings: the kernel hands out
+ * zeroed pages only when they are first touched, so a pool sized for 64
+ * long sequences costs resident memory only for the positions in use.
+ * Small ones come from the allocator and are zeroed here.
+ */
+#define CPU_ALLOC_HDR 64
+#define CPU_ALLOC_MAP_MIN ((size_t)1 << 20)
+
 static void *cpu_alloc(struct nrv_backend *be, size_t bytes)
 {
 	(void)be;
 	size_t sz = (bytes + 63) & ~(size_t)63;
-	void *p = aligned_alloc(64, sz ? sz : 64);
-	if (p)
-		memset(p, 0, sz ? sz : 64);
-	return p;
+	if (sz > SIZE_MAX - 2 * CPU_ALLOC_HDR)
+		return NULL;
+	size_t total = sz + CPU_ALLOC_HDR;
+	char *base;
+	if (total >= CPU_ALLOC_MAP_MIN) {
+		base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (base == MAP_FAILED)
+			return NULL;
+	} else {
+		base = aligned_alloc(64, total);
+		if (!base)
+			return NULL;
+		memset(base, 0, total);
+	}
+	memcpy(base, &total, sizeof(total));
+	return base + CPU_ALLOC_HDR;
 }
 
 static void cpu_free(struct nrv_backend *be, void *p)
 {
 	(void)be;
-	free(p);
+	if (!p)
+		return;
+	char *base = (char *)p - CPU_ALLOC_HDR;
+	size_t total;
+	memcpy(&total, base, sizeof(total));
+	if (total >= CPU_ALLOC_MAP_MIN)
+		munmap(base, total);
+	else
+		free(base);
 }
 
 static void cpu_destroy(struct nrv_backend *be)
