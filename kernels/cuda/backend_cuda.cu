@@ -1,0 +1,473 @@
+/*
+ * kernels/cuda/backend_cuda.cu - the CUDA implementation of
+ * kernels/backend.h: device memory, weight upload, staging of host arrays,
+ * and the op table that queues the kernels of matvec.cu, ops.cu and
+ * attn.cu on one stream.
+ *
+ * Ops return before the GPU runs them; sync and read wait. A failing CUDA
+ * or cuBLAS call is logged, turns the backend's sticky error to -EIO, and
+ * makes later ops do nothing, so the next sync or read reports it: the
+ * process never aborts on a device error.
+ *
+ * Host arrays (token ids, positions, block tables) go through a pinned
+ * staging area: copied there by the CPU, then to the device with an async
+ * copy on the stream. An array identical to one already staged in this
+ * step (same pointer, same bytes) reuses that copy, so the 30 layers of a
+ * step share one copy of the positions and the block table. The area is
+ * reset at sync (the copies are complete then).
+ *
+ * Matrix products: the fused dequantize + matrix-vector kernel for every
+ * n (batch invariant; the default), or, with NRV_CUDA_GEMM=cublas, a
+ * dequantize-to-half plus cublasGemmEx on tensor cores for steps of at
+ * least NRV_CUDA_GEMM_MIN tokens (default 16). The cuBLAS path rounds the
+ * activations to half and lets cuBLAS choose its reduction order by shape,
+ * so a row's result may change with the number of tokens in the step: it
+ * breaks batch invariance, which is why it is opt-in.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cuda/cuda_internal.h"
+
+typedef struct nrv_cu_backend cub;
+
+int nrv__cu_fail(struct nrv_cu_backend *be, const char *what, const char *msg, const char *file,
+		 int line)
+{
+	/* The kernels layer has no logger of its own: messages go to stderr
+	 * in the logger's format, once per failing call. */
+	fprintf(stderr, "nirvana: error: cuda: %s failed (%s:%d): %s\n", what, file, line,
+		msg ? msg : "unknown error");
+	if (be && !be->err)
+		be->err = -EIO;
+	return -EIO;
+}
+
+static cub *cu(struct nrv_backend *be)
+{
+	return (cub *)be;
+}
+
+/* Every op starts here: nothing more is queued after a failure, and the
+ * calling thread is pointed at the backend's device. */
+static bool enter(cub *c)
+{
+	if (c->err)
+		return false;
+	if (c->device != 0 && NRV_CU(c, cudaSetDevice(c->device)))
+		return false;
+	return true;
+}
+
+/* An op's launcher said -EINVAL / -ENOTSUP without a CUDA error: an
+ * argument the kernels cannot take. Logged once, sticky like the rest. */
+static void note(cub *c, int rc, const char *op)
+{
+	if (rc && !c->err) {
+		fprintf(stderr, "nirvana: error: cuda: %s: bad arguments (%s)\n", op, strerror(-rc));
+		c->err = rc;
+	}
+}
+
+static int cu_probe(char *why, size_t whylen)
+{
+	int n = 0;
+	cudaError_t e = cudaGetDeviceCount(&n);
+	if (e != cudaSuccess) {
+		if (whylen)
+			snprintf(why, whylen, "%s", cudaGetErrorString(e));
+		cudaGetLastError(); /* clear it */
+		return 0;
+	}
+	if (n <= 0 && whylen)
+		snprintf(why, whylen, "the driver sees no GPU");
+	return n > 0 ? n : 0;
+}
+
+/* ---- staging of host arrays ---- */
+
+/* Device copy of n int32 at host, or NULL after a failure. */
+static const int32_t *stage(cub *c, const int32_t *host, size_t n)
+{
+	for (int i = 0; i < c->n_cache; i++) {
+		struct nrv_cu_staged *s = &c->cache[i];
+		if (s->host == host && s->n == n &&
+		    !memcmp(c->stage_h + s->off, host, n * sizeof(int32_t)))
+			return c->stage_d + s->off;
+	}
+	size_t need = nrv_cu_stage_round(n ? n : 1);
+	if (need > c->stage_cap) {
+		note(c, -E2BIG, "staging a host array");
+		return NULL;
+	}
+	if (c->stage_used + need > c->stage_cap) {
+		/* Full within one step: wait for the queued copies, start over. */
+		if (NRV_CU(c, cudaStreamSynchronize(c->stream)))
+			return NULL;
+		c->stage_used = 0;
+		c->n_cache = 0;
+	}
+	size_t off = c->stage_used;
+	memcpy(c->stage_h + off, host, n * sizeof(int32_t));
+	if (NRV_CU(c, cudaMemcpyAsync(c->stage_d + off, c->stage_h + off, n * sizeof(int32_t),
+				      cudaMemcpyHostToDevice, c->stream)))
+		return NULL;
+	c->stage_used += need;
+	struct nrv_cu_staged *s = &c->cache[c->n_cache < NRV_CU_STAGE_CACHE ? c->n_cache++ :
+					    (int)(off / 32 % NRV_CU_STAGE_CACHE)];
+	s->host = host;
+	s->n = n;
+	s->off = off;
+	return c->stage_d + off;
+}
+
+/* ---- lifecycle ---- */
+
+static void cu_destroy(struct nrv_backend *be)
+{
+	if (!be)
+		return;
+	cub *c = cu(be);
+	if (c->device != 0)
+		cudaSetDevice(c->device);
+	if (c->stream)
+		cudaStreamSynchronize(c->stream);
+	for (int i = 0; i < c->n_ups; i++) {
+		if (c->ups[i].t && c->ups[i].t->dev == c->ups[i].dev)
+			c->ups[i].t->dev = NULL;
+		if (c->ups[i].owner)
+			cudaFree(c->ups[i].dev);
+	}
+	free(c->ups);
+	if (c->stage_h)
+		cudaFreeHost(c->stage_h);
+	cudaFree(c->stage_d);
+	cudaFree(c->wh);
+	cudaFree(c->xh);
+	if (c->blas)
+		cublasDestroy(c->blas);
+	if (c->stream)
+		cudaStreamDestroy(c->stream);
+	free(c);
+}
+
+static int cu_create(const struct nrv_backend_cfg *cfg, struct nrv_backend **out)
+{
+	*out = NULL;
+	if (cfg->max_tokens < 1 || cfg->max_row < 1 || cfg->max_ctx < 1 || cfg->device < 0)
+		return -EINVAL;
+	char why[256];
+	int n = cu_probe(why, sizeof(why));
+	if (n <= 0) {
+		fprintf(stderr, "nirvana: error: cuda: no CUDA device (%s)\n", why);
+		return -ENODEV;
+	}
+	if (cfg->device >= n)
+		return -ENODEV;
+	cub *c = (cub *)calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->base.ops = &nrv_backend_cuda_ops;
+	c->cfg = *cfg;
+	c->cfg.cores = NULL;
+	c->device = cfg->device;
+	const char *g = getenv("NRV_CUDA_GEMM");
+	c->gemm_mode = g && !strcmp(g, "cublas") ? NRV_CU_GEMM_CUBLAS : NRV_CU_GEMM_ROWS;
+	const char *gm = getenv("NRV_CUDA_GEMM_MIN");
+	c->gemm_min = gm && atoi(gm) > 0 ? atoi(gm) : 16;
+	c->stage_cap = nrv_cu_stage_slots(cfg->max_tokens, cfg->max_ctx);
+	c->attn_smem = nrv_cu_attn_smem(cfg->max_ctx, NRV_MAX_HEAD_DIM);
+	int rc = -EIO;
+	int smem_optin = 0;
+	if (NRV_CU(c, cudaSetDevice(c->device)) ||
+	    NRV_CU(c, cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+					     c->device)))
+		goto fail;
+	if (c->attn_smem > (size_t)smem_optin) {
+		fprintf(stderr, "nirvana: error: cuda: a %d-position context needs %zu bytes of shared "
+			"memory per attention block; this GPU allows %d: use a shorter context (-c)\n",
+			cfg->max_ctx, c->attn_smem, smem_optin);
+		rc = -ENOTSUP;
+		goto fail;
+	}
+	if (NRV_CU(c, cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)) ||
+	    NRV_CU(c, cublasCreate(&c->blas)) || NRV_CU(c, cublasSetStream(c->blas, c->stream)) ||
+	    NRV_CU(c, cudaHostAlloc((void **)&c->stage_h, c->stage_cap * sizeof(int32_t),
+				    cudaHostAllocDefault)) ||
+	    NRV_CU(c, cudaMalloc((void **)&c->stage_d, c->stage_cap * sizeof(int32_t))) ||
+	    nrv__cu_attention_init(c))
+		goto fail;
+	if (c->gemm_mode == NRV_CU_GEMM_CUBLAS &&
+	    NRV_CU(c, cudaMalloc((void **)&c->xh, (size_t)cfg->max_tokens * cfg->max_row *
+						    sizeof(__half))))
+		goto fail;
+	*out = &c->base;
+	return 0;
+fail:
+	cu_destroy(&c->base);
+	return rc;
+}
+
+/* ---- memory ---- */
+
+static void *cu_alloc(struct nrv_backend *be, size_t bytes)
+{
+	cub *c = cu(be);
+	void *p = NULL;
+	if (c->device != 0 && NRV_CU(c, cudaSetDevice(c->device)))
+		return NULL;
+	size_t sz = bytes ? bytes : 64;
+	if (cudaMalloc(&p, sz) != cudaSuccess) {
+		cudaGetLastError(); /* out of memory is the caller's to report */
+		return NULL;
+	}
+	if (NRV_CU(c, cudaMemset(p, 0, sz))) {
+		cudaFree(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void cu_free(struct nrv_backend *be, void *p)
+{
+	if (p)
+		NRV_CU(cu(be), cudaFree(p));
+}
+
+static int cu_write(struct nrv_backend *be, void *dst, const void *src, size_t bytes)
+{
+	cub *c = cu(be);
+	if (!enter(c))
+		return c->err;
+	if (bytes && NRV_CU(c, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream)))
+		return c->err;
+	/* The caller may reuse src at once: wait for a pageable source. */
+	NRV_CU(c, cudaStreamSynchronize(c->stream));
+	return c->err;
+}
+
+static int cu_read(struct nrv_backend *be, void *dst, const void *src, size_t bytes)
+{
+	cub *c = cu(be);
+	if (!enter(c))
+		return c->err;
+	if (bytes)
+		NRV_CU(c, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream));
+	NRV_CU(c, cudaStreamSynchronize(c->stream));
+	c->stage_used = 0;
+	c->n_cache = 0;
+	return c->err;
+}
+
+static int cu_sync(struct nrv_backend *be)
+{
+	cub *c = cu(be);
+	if (c->device != 0)
+		NRV_CU(c, cudaSetDevice(c->device));
+	NRV_CU(c, cudaStreamSynchronize(c->stream));
+	c->stage_used = 0;
+	c->n_cache = 0;
+	return c->err;
+}
+
+/* ---- weights ---- */
+
+static int cu_upload(struct nrv_backend *be, struct nrv_tensor *t)
+{
+	cub *c = cu(be);
+	if (!enter(c))
+		return c->err;
+	if (nrv_cu_row_units(t->type, t->ne0) < 0)
+		return -ENOTSUP;
+	if (t->ne0 > c->cfg.max_row || t->ne1 < 1)
+		return -EINVAL;
+	size_t bytes = t->row_bytes * (size_t)t->ne1;
+	if (c->n_ups == c->cap_ups) {
+		int cap = c->cap_ups ? 2 * c->cap_ups : 64;
+		struct nrv_cu_upload *u = (struct nrv_cu_upload *)realloc(c->ups, cap * sizeof(*u));
+		if (!u)
+			return -ENOMEM;
+		c->ups = u;
+		c->cap_ups = cap;
+	}
+	struct nrv_cu_upload *u = &c->ups[c->n_ups];
+	memset(u, 0, sizeof(*u));
+	u->t = t;
+	u->data = t->data;
+	u->bytes = bytes;
+	/* A tied output matrix is the embedding: one device copy for both. */
+	for (int i = 0; i < c->n_ups; i++) {
+		if (c->ups[i].data == t->data && c->ups[i].bytes == bytes && c->ups[i].owner) {
+			u->dev = c->ups[i].dev;
+			t->dev = u->dev;
+			c->n_ups++;
+			return 0;
+		}
+	}
+	if (cudaMalloc(&u->dev, bytes) != cudaSuccess) {
+		cudaGetLastError();
+		fprintf(stderr, "nirvana: error: cuda: out of device memory for tensor '%s' (%zu bytes)\n",
+			t->name ? t->name : "?", bytes);
+		return -ENOMEM;
+	}
+	u->owner = 1;
+	c->n_ups++;
+	if (NRV_CU(c, cudaMemcpy(u->dev, t->data, bytes, cudaMemcpyHostToDevice)))
+		return -EIO;
+	t->dev = u->dev;
+	if (c->gemm_mode == NRV_CU_GEMM_CUBLAS) {
+		size_t need = (size_t)t->ne0 * (size_t)t->ne1;
+		if (need > c->wh_cap) {
+			cudaFree(c->wh);
+			c->wh = NULL;
+			c->wh_cap = 0;
+			if (NRV_CU(c, cudaMalloc((void **)&c->wh, need * sizeof(__half))))
+				return -ENOMEM;
+			c->wh_cap = need;
+		}
+	}
+	return 0;
+}
+
+/* ---- ops ---- */
+
+static void cu_get_rows(struct nrv_backend *be, const struct nrv_tensor *emb,
+			const int32_t *ids, int n, float *out)
+{
+	cub *c = cu(be);
+	if (!enter(c))
+		return;
+	if (!emb->dev) {
+		note(c, -EINVAL, "get_rows on a tensor that was not uploaded");
+		return;
+	}
+	const int32_t *d_ids = stage(c, ids, (size_t)n);
+	if (d_ids)
+		note(c, nrv__cu_get_rows(c, emb->type, emb->dev, emb->row_bytes, emb->ne1, emb->ne0,
+					 d_ids, n, out), "get_rows");
+}
+
+static int matmul_cublas(cub *c, const struct nrv_tensor *w, const float *x, int n, float *y)
+{
+	int rc = nrv__cu_dequant_half(c, w->type, w->dev, w->row_bytes, w->ne1, w->ne0, c->wh);
+	if (!rc)
+		rc = nrv__cu_to_half(c, x, c->xh, (int64_t)n * w->ne0);
+	if (rc)
+		return rc;
+	/* Row-major W (rows, k) is column-major (k, rows): y^T = W x^T. */
+	const float one = 1.0f, zero = 0.0f;
+	return NRV_CU(c, cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)w->ne1, n, (int)w->ne0,
+				      &one, c->wh, CUDA_R_16F, (int)w->ne0, c->xh, CUDA_R_16F,
+				      (int)w->ne0, &zero, y, CUDA_R_32F, (int)w->ne1,
+				      CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+static void cu_matmul(struct nrv_backend *be, const struct nrv_tensor *w, const float *x, int n,
+		      float *y)
+{
+	cub *c = cu(be);
+	if (!enter(c))
+		return;
+	if (!w->dev) {
+		note(c, -EINVAL, "matmul on a tensor that was not uploaded");
+		return;
+	}
+	int rc;
+	if (c->gemm_mode == NRV_CU_GEMM_CUBLAS && n >= c->gemm_min && c->wh &&
+	    (size_t)w->ne0 * (size_t)w->ne1 <= c->wh_cap && n <= c->cfg.max_tokens)
+		rc = matmul_cublas(c, w, x, n, y);
+	else
+		rc = nrv__cu_matvec(c, w->type, w->dev, w->row_bytes, w->ne1, w->ne0, x, n, y);
+	note(c, rc, "matmul");
+}
+
+static void cu_rmsnorm(struct nrv_backend *be, const float *x, const float *w, float *y, int n,
+		       int dim, float eps)
+{
+	cub *c = cu(be);
+	if (enter(c))
+		note(c, nrv__cu_rmsnorm(c, x, w, y, n, dim, eps), "rmsnorm");
+}
+
+static void cu_rope(struct nrv_backend *be, float *x, int n, int n_head, int head_dim, int n_rot,
+		    const int32_t *pos, float freq_base, int mode)
+{
+	cub *c = cu(be);
+	if (!enter(c))
+		return;
+	const int32_t *d_pos = stage(c, pos, (size_t)n);
+	/* The host's powf, so the angles match the CPU path's to the bit. */
+	float theta_scale = powf(freq_base, -2.0f / (float)n_rot);
+	if (d_pos)
+		note(c, nrv__cu_rope(c, x, n, n_head, head_dim, n_rot, d_pos, theta_scale, mode),
+		     "rope");
+}
+
+static void cu_kv_store(struct nrv_backend *be, const struct nrv_kv_view *kv, const float *k,
+			const float *v, int n, const int32_t *pos)
+{
+	cub *c = cu(be);
+	if (!enter(c))
+		return;
+	const int32_t *d_pos = stage(c, pos, (size_t)n);
+	const int32_t *d_blk = d_pos ? stage(c, kv->blocks, (size_t)kv->n_blocks) : NULL;
+	if (d_blk)
+		note(c, nrv__cu_kv_store(c, kv->k, kv->v, d_blk, kv->block_tokens, kv->kv_dim, k, v, n,
+					 d_pos), "kv_store");
+}
+
+static void cu_attention(struct nrv_backend *be, const struct nrv_attn_params *p,
+			 const struct nrv_kv_view *kv, const float *q, int n, const int32_t *pos,
+			 float *out)
+{
+	cub *c = cu(be);
+	if (!enter(c))
+		return;
+	const int32_t *d_pos = stage(c, pos, (size_t)n);
+	const int32_t *d_blk = d_pos ? stage(c, kv->blocks, (size_t)kv->n_blocks) : NULL;
+	if (d_blk)
+		note(c, nrv__cu_attention(c, p, kv->k, kv->v, d_blk, kv->block_tokens, kv->kv_dim, q, n,
+					  d_pos, out), "attention");
+}
+
+static void cu_swiglu(struct nrv_backend *be, const float *gate, const float *up, float *out,
+		      int n)
+{
+	cub *c = cu(be);
+	if (enter(c))
+		note(c, nrv__cu_swiglu(c, gate, up, out, n), "swiglu");
+}
+
+static void cu_add(struct nrv_backend *be, float *y, const float *x, int n)
+{
+	cub *c = cu(be);
+	if (enter(c))
+		note(c, nrv__cu_add(c, y, x, n), "add");
+}
+
+extern "C" const struct nrv_backend_ops nrv_backend_cuda_ops = {
+	/* .name = */ "cuda",
+	/* .host_memory = */ 0,
+	/* .probe = */ cu_probe,
+	/* .create = */ cu_create,
+	/* .destroy = */ cu_destroy,
+	/* .alloc = */ cu_alloc,
+	/* .free = */ cu_free,
+	/* .upload = */ cu_upload,
+	/* .get_rows = */ cu_get_rows,
+	/* .matmul = */ cu_matmul,
+	/* .matmul_multi = */ NULL,
+	/* .rmsnorm = */ cu_rmsnorm,
+	/* .rope = */ cu_rope,
+	/* .kv_store = */ cu_kv_store,
+	/* .attention = */ cu_attention,
+	/* .attention_multi = */ NULL,
+	/* .swiglu = */ cu_swiglu,
+	/* .add = */ cu_add,
+	/* .sync = */ cu_sync,
+	/* .write = */ cu_write,
+	/* .read = */ cu_read,
+};
