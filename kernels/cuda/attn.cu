@@ -40,7 +40,10 @@ k_attention(int n_head, int group, int hd, float scale, const __half *__restrict
 	float *redf = (float *)red;
 	int h = blockIdx.x, t = blockIdx.y;
 	int kvh = h / group;
-	int len = pos[t] + 1;
+	/* A position past the scores' room (or negative) would overrun shared
+	 * memory: clamp it; the caller validated positions already. */
+	int len = pos[t] + 1, cap = (int)(score_bytes / sizeof(float));
+	len = len < 1 ? 1 : len > cap ? cap : len;
 	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
 	const float *qt = q + ((size_t)t * n_head + h) * hd;
 	for (int d = threadIdx.x; d < hd; d += blockDim.x)

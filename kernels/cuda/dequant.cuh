@@ -9,24 +9,70 @@
 #ifndef NRV_KERNELS_CUDA_DEQUANT_CUH
 #define NRV_KERNELS_CUDA_DEQUANT_CUH
 
-#include <cuda_bf16.h>
+#ifdef __CUDACC__
 #include <cuda_fp16.h>
+#define NRV_CU_HD __host__ __device__ __forceinline__
+#else
+/* Host builds (tests/kernels/test_cuda_dequant.cpp) compile the same code
+ * as plain C++ to check it against the reference without a GPU. */
+#define NRV_CU_HD inline
+#endif
 
 #include "kernels/quant.h"
 
-static __device__ __forceinline__ float nrv_cu_h2f(const uint8_t *p)
+/* Loop unrolling for the device compiler only (host compilers would warn). */
+#ifdef __CUDA_ARCH__
+#define NRV_CU_UNROLL _Pragma("unroll")
+#else
+#define NRV_CU_UNROLL
+#endif
+
+/* Unfused float multiply, add, subtract: the device would otherwise
+ * contract d * q + m into an FMA and round once instead of twice. */
+static NRV_CU_HD float nrv_cu_mul(float a, float b)
 {
+#ifdef __CUDA_ARCH__
+	return __fmul_rn(a, b);
+#else
+	return a * b;
+#endif
+}
+
+static NRV_CU_HD float nrv_cu_add(float a, float b)
+{
+#ifdef __CUDA_ARCH__
+	return __fadd_rn(a, b);
+#else
+	return a + b;
+#endif
+}
+
+static NRV_CU_HD float nrv_cu_sub(float a, float b)
+{
+#ifdef __CUDA_ARCH__
+	return __fsub_rn(a, b);
+#else
+	return a - b;
+#endif
+}
+
+static NRV_CU_HD float nrv_cu_h2f(const uint8_t *p)
+{
+#ifdef __CUDA_ARCH__
 	return __half2float(__ushort_as_half(*(const uint16_t *)p));
+#else
+	return nrv_half_to_float(*(const uint16_t *)p);
+#endif
 }
 
 /* 16-bit little-endian load from a 2-byte aligned address. */
-static __device__ __forceinline__ uint32_t nrv_cu_u16(const uint8_t *p)
+static NRV_CU_HD uint32_t nrv_cu_u16(const uint8_t *p)
 {
 	return *(const uint16_t *)p;
 }
 
 /* The 6-bit scale and min of sub-block s of a Q4_K / Q5_K super-block. */
-static __device__ __forceinline__ void nrv_cu_k_scale(const uint8_t *sc, int s, int *d, int *m)
+static NRV_CU_HD void nrv_cu_k_scale(const uint8_t *sc, int s, int *d, int *m)
 {
 	if (s < 4) {
 		*d = sc[s] & 63;
@@ -39,41 +85,41 @@ static __device__ __forceinline__ void nrv_cu_k_scale(const uint8_t *sc, int s, 
 
 /* w[0..31] = elements [32u, 32u + 32) of the row at `row`. */
 template <int T>
-static __device__ __forceinline__ void nrv_cu_deq_unit(const uint8_t *row, int u, float *w)
+static NRV_CU_HD void nrv_cu_deq_unit(const uint8_t *row, int u, float *w)
 {
 	if (T == NRV_TYPE_F32) {
 		const float *p = (const float *)row + (size_t)u * 32;
-#pragma unroll
+NRV_CU_UNROLL
 		for (int i = 0; i < 32; i++)
 			w[i] = p[i];
 	} else if (T == NRV_TYPE_F16) {
-		const __half *p = (const __half *)row + (size_t)u * 32;
-#pragma unroll
+		const uint8_t *p = row + (size_t)u * 64;
+NRV_CU_UNROLL
 		for (int i = 0; i < 32; i++)
-			w[i] = __half2float(p[i]);
+			w[i] = nrv_cu_h2f(p + 2 * i);
 	} else if (T == NRV_TYPE_BF16) {
 		const uint16_t *p = (const uint16_t *)row + (size_t)u * 32;
-#pragma unroll
+NRV_CU_UNROLL
 		for (int i = 0; i < 32; i++)
-			w[i] = __uint_as_float((uint32_t)p[i] << 16);
+			w[i] = nrv_bf16_to_float(p[i]);
 	} else if (T == NRV_TYPE_Q4_0 || T == NRV_TYPE_Q4_1) {
 		const int bs = T == NRV_TYPE_Q4_0 ? 18 : 20;
 		const uint8_t *b = row + (size_t)u * bs;
 		float d = nrv_cu_h2f(b);
 		float m = T == NRV_TYPE_Q4_1 ? nrv_cu_h2f(b + 2) : 0.0f;
 		const uint8_t *qs = b + (T == NRV_TYPE_Q4_0 ? 2 : 4);
-#pragma unroll
+NRV_CU_UNROLL
 		for (int j = 0; j < 16; j += 2) {
 			uint32_t v = nrv_cu_u16(qs + j);
-#pragma unroll
+NRV_CU_UNROLL
 			for (int k = 0; k < 2; k++) {
 				int lo = (v >> (8 * k)) & 0xF, hi = (v >> (8 * k + 4)) & 0xF;
 				if (T == NRV_TYPE_Q4_0) {
-					w[j + k] = __fmul_rn(d, (float)(lo - 8));
-					w[j + k + 16] = __fmul_rn(d, (float)(hi - 8));
+					w[j + k] = nrv_cu_mul(d, (float)(lo - 8));
+					w[j + k + 16] = nrv_cu_mul(d, (float)(hi - 8));
 				} else {
-					w[j + k] = __fadd_rn(__fmul_rn(d, (float)lo), m);
-					w[j + k + 16] = __fadd_rn(__fmul_rn(d, (float)hi), m);
+					w[j + k] = nrv_cu_add(nrv_cu_mul(d, (float)lo), m);
+					w[j + k + 16] = nrv_cu_add(nrv_cu_mul(d, (float)hi), m);
 				}
 			}
 		}
@@ -85,31 +131,31 @@ static __device__ __forceinline__ void nrv_cu_deq_unit(const uint8_t *row, int u
 		const uint8_t *qhp = b + (T == NRV_TYPE_Q5_0 ? 2 : 4);
 		const uint8_t *qs = qhp + 4;
 		uint32_t qh = nrv_cu_u16(qhp) | nrv_cu_u16(qhp + 2) << 16;
-#pragma unroll
+NRV_CU_UNROLL
 		for (int j = 0; j < 16; j += 2) {
 			uint32_t v = nrv_cu_u16(qs + j);
-#pragma unroll
+NRV_CU_UNROLL
 			for (int k = 0; k < 2; k++) {
 				int i = j + k;
 				int lo = ((v >> (8 * k)) & 0xF) | (int)((qh >> i) & 1) << 4;
 				int hi = ((v >> (8 * k + 4)) & 0xF) | (int)((qh >> (i + 16)) & 1) << 4;
 				if (T == NRV_TYPE_Q5_0) {
-					w[i] = __fmul_rn(d, (float)(lo - 16));
-					w[i + 16] = __fmul_rn(d, (float)(hi - 16));
+					w[i] = nrv_cu_mul(d, (float)(lo - 16));
+					w[i + 16] = nrv_cu_mul(d, (float)(hi - 16));
 				} else {
-					w[i] = __fadd_rn(__fmul_rn(d, (float)lo), m);
-					w[i + 16] = __fadd_rn(__fmul_rn(d, (float)hi), m);
+					w[i] = nrv_cu_add(nrv_cu_mul(d, (float)lo), m);
+					w[i + 16] = nrv_cu_add(nrv_cu_mul(d, (float)hi), m);
 				}
 			}
 		}
 	} else if (T == NRV_TYPE_Q8_0) {
 		const uint8_t *b = row + (size_t)u * 34;
 		float d = nrv_cu_h2f(b);
-#pragma unroll
+NRV_CU_UNROLL
 		for (int j = 0; j < 32; j += 2) {
 			uint32_t v = nrv_cu_u16(b + 2 + j);
-			w[j] = __fmul_rn((float)(int8_t)(v & 0xFF), d);
-			w[j + 1] = __fmul_rn((float)(int8_t)(v >> 8), d);
+			w[j] = nrv_cu_mul((float)(int8_t)(v & 0xFF), d);
+			w[j + 1] = nrv_cu_mul((float)(int8_t)(v >> 8), d);
 		}
 	} else if (T == NRV_TYPE_Q4_K || T == NRV_TYPE_Q5_K) {
 		const int bs = T == NRV_TYPE_Q4_K ? 144 : 176;
@@ -118,19 +164,19 @@ static __device__ __forceinline__ void nrv_cu_deq_unit(const uint8_t *row, int u
 		float d = nrv_cu_h2f(b), dmin = nrv_cu_h2f(b + 2);
 		int sc, mn;
 		nrv_cu_k_scale(b + 4, s, &sc, &mn);
-		float dl = __fmul_rn(d, (float)sc), ml = __fmul_rn(dmin, (float)mn);
+		float dl = nrv_cu_mul(d, (float)sc), ml = nrv_cu_mul(dmin, (float)mn);
 		const uint8_t *qs = b + (T == NRV_TYPE_Q4_K ? 16 : 48) + 32 * c;
 		const uint8_t *qh = b + 16;
-#pragma unroll
+NRV_CU_UNROLL
 		for (int l = 0; l < 32; l += 2) {
 			uint32_t v = nrv_cu_u16(qs + l);
 			uint32_t h = T == NRV_TYPE_Q5_K ? nrv_cu_u16(qh + l) : 0;
-#pragma unroll
+NRV_CU_UNROLL
 			for (int k = 0; k < 2; k++) {
 				int q = (v >> (8 * k + sh)) & 0xF;
 				if (T == NRV_TYPE_Q5_K)
 					q |= (int)((h >> (8 * k + s)) & 1) << 4;
-				w[l + k] = __fsub_rn(__fmul_rn(dl, (float)q), ml);
+				w[l + k] = nrv_cu_sub(nrv_cu_mul(dl, (float)q), ml);
 			}
 		}
 	} else if (T == NRV_TYPE_Q6_K) {
@@ -140,17 +186,17 @@ static __device__ __forceinline__ void nrv_cu_deq_unit(const uint8_t *row, int u
 		const uint8_t *ql = b + 64 * h + 32 * (g & 1);
 		const uint8_t *qh = b + 128 + 32 * h;
 		const int8_t *scales = (const int8_t *)(b + 192) + 8 * h + 2 * g;
-		float dl0 = __fmul_rn(d, (float)scales[0]), dl1 = __fmul_rn(d, (float)scales[1]);
+		float dl0 = nrv_cu_mul(d, (float)scales[0]), dl1 = nrv_cu_mul(d, (float)scales[1]);
 		int nsh = g < 2 ? 0 : 4;
-#pragma unroll
+NRV_CU_UNROLL
 		for (int l = 0; l < 32; l += 2) {
 			uint32_t v = nrv_cu_u16(ql + l), hv = nrv_cu_u16(qh + l);
-#pragma unroll
+NRV_CU_UNROLL
 			for (int k = 0; k < 2; k++) {
 				int nib = (v >> (8 * k + nsh)) & 0xF;
 				int q2 = (hv >> (8 * k + 2 * g)) & 3;
 				int q = (nib | q2 << 4) - 32;
-				w[l + k] = __fmul_rn(l + k < 16 ? dl0 : dl1, (float)q);
+				w[l + k] = nrv_cu_mul(l + k < 16 ? dl0 : dl1, (float)q);
 			}
 		}
 	}
