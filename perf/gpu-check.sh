@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# perf/gpu-check.sh OUTDIR - build the CUDA backend, test it against the CPU
+# path and benchmark it, on a GPU machine that has only nvcc, gcc, meson,
+# ninja and python3 with numpy (no Debian -dev packages, no network).
+#
+# Every stage runs under a time limit, logs to OUTDIR/<stage>.log and
+# records its exit status in OUTDIR/summary.txt; a failing stage never
+# stops the later ones. Run from the repository root:
+#
+#     bash perf/gpu-check.sh "$OUT"
+#
+# On a machine without a GPU it still runs to the end: the build and the
+# host checks pass, the GPU tests skip (77), the CUDA benchmarks fail
+# cleanly with "no CUDA device". Environment: JOBS (build jobs, default
+# nproc), BUILD (build directory, default build-gpu), KEEP_MODEL (reuse a
+# model file at this path instead of generating one).
+set -u
+OUT=${1:-${OUT:-}}
+if [ -z "$OUT" ]; then
+	echo "usage: perf/gpu-check.sh OUTDIR" >&2
+	exit 2
+fi
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 2
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 4)}
+BUILD=${BUILD:-build-gpu}
+TMP=$(mktemp -d /tmp/nrv-gpu-check.XXXXXX)
+MODEL=${KEEP_MODEL:-$TMP/smollm2-random-q4_1.gguf}
+SUMMARY=$OUT/summary.txt
+T_START=$(date +%s)
+: >"$SUMMARY"
+exec > >(tee -a "$OUT/gpu-check.log") 2>&1
+
+note() { printf '%s\n' "$*" | tee -a "$SUMMARY"; }
+
+# stage NAME LIMIT_SECONDS CMD...: run CMD with a time limit, log it, record
+# the status (0 ok, 77 skip, 124 timeout, else fail). Never exits.
+stage() {
+	local name=$1 limit=$2
+	shift 2
+	local t0 t1 rc
+	t0=$(date +%s)
+	echo "=== [$name] $* (limit ${limit}s)"
+	timeout -k 10 "$limit" "$@" >"$OUT/$name.log" 2>&1
+	rc=$?
+	t1=$(date +%s)
+	tail -n 60 "$OUT/$name.log"
+	local what=FAIL
+	case $rc in
+	0) what=ok ;;
+	77) what=SKIP ;;
+	124 | 137) what=TIMEOUT ;;
+	esac
+	note "$(printf '%-8s %-22s rc=%-3s %4ss  %s' "$what" "$name" "$rc" "$((t1 - t0))" "$*")"
+	return 0
+}
+
+echo "nirvana GPU check: $(date -u) in $ROOT -> $OUT"
+git -C "$ROOT" log --oneline -1 2>/dev/null | sed 's/^/commit: /' | tee -a "$SUMMARY"
+
+# ---- environment ----
+{
+	set -x
+	uname -a
+	nproc
+	free -g
+	nvidia-smi
+	nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem,driver_version --format=csv
+	command -v nvcc && nvcc --version
+	ls -d /usr/local/cuda* 2>/dev/null
+	meson --version
+	ninja --version
+	gcc --version | head -1
+	g++ --version | head -1
+	python3 -c 'import numpy, sys; print(sys.version, "numpy", numpy.__version__)'
+	set +x
+} >"$OUT/env.log" 2>&1
+cat "$OUT/env.log"
+
+# The toolkit: nvcc on PATH wins, else /usr/local/cuda.
+NVCC=$(command -v nvcc || true)
+if [ -n "$NVCC" ]; then
+	CUDA_ROOT=$(cd "$(dirname "$(readlink -f "$NVCC")")/.." && pwd)
+else
+	CUDA_ROOT=/usr/local/cuda
+fi
+export PATH="$CUDA_ROOT/bin:$PATH"
+note "cuda toolkit: $CUDA_ROOT"
+
+# ---- build: CUDA on, every other optional part off ----
+rm -rf "$BUILD"
+stage setup 120 meson setup "$BUILD" --buildtype=release -Dauto_features=disabled \
+	-Dcuda=enabled -Dcudatoolkit="$CUDA_ROOT" -Dtest_model="$MODEL"
+stage build 400 ninja -C "$BUILD" -j"$JOBS"
+[ -f "$BUILD/meson-logs/meson-log.txt" ] && cp "$BUILD/meson-logs/meson-log.txt" "$OUT/meson-log.txt"
+NRV=$BUILD/nirvana
+
+# ---- host checks (no GPU needed) ----
+stage host-geom 60 "$BUILD/tests/gpu/test_cuda_geom"
+stage host-dequant 60 "$BUILD/tests/gpu/test_cuda_dequant"
+stage host-fatbin 60 python3 tests/gpu/check_fatbin.py "$NRV"
+
+# ---- GPU op tests ----
+stage gpu-ops 240 "$BUILD/tests/gpu/test_cuda_ops"
+if command -v compute-sanitizer >/dev/null 2>&1; then
+	stage gpu-ops-memcheck 240 compute-sanitizer --tool memcheck --error-exitcode 3 \
+		"$BUILD/tests/gpu/test_cuda_ops"
+fi
+
+# ---- model: SmolLM2-shaped, random Q4_1 weights ----
+if [ -z "${KEEP_MODEL:-}" ]; then
+	stage model 180 python3 perf/gpu-model.py --out "$MODEL"
+fi
+ls -la "$MODEL" 2>&1 | tee -a "$OUT/model.log"
+
+stage gpu-model 300 "$BUILD/tests/gpu/test_cuda_model" "$MODEL"
+
+# ---- generation, both paths ----
+stage run-cuda 120 "$NRV" run -m "$MODEL" --device cuda -p "The quick brown fox" -n 32 --temp 0 --ignore-eos
+stage run-cpu 120 "$NRV" run -m "$MODEL" --device cpu -t "$JOBS" -p "The quick brown fox" -n 32 --temp 0 --ignore-eos
+
+# ---- benchmarks (llama-bench style tables) ----
+stage bench-cuda 240 "$NRV" bench -m "$MODEL" --device cuda -p 512 -n 128 -r 5
+stage bench-cuda-cublas 180 env NRV_CUDA_GEMM=cublas "$NRV" bench -m "$MODEL" --device cuda -p 512 -n 0 -r 5
+# Aggregate throughput of one step of 64 and 256 tokens: the matrix work of
+# a batched decode step of that many sequences (attention over short
+# contexts), until the engine's multi-sequence step lands.
+stage bench-cuda-batch 180 "$NRV" bench -m "$MODEL" --device cuda -p 64,256 -n 0 -r 5
+stage bench-cuda-batch-cublas 180 env NRV_CUDA_GEMM=cublas NRV_CUDA_GEMM_MIN=16 "$NRV" bench -m "$MODEL" --device cuda -p 64,256 -n 0 -r 5
+stage bench-cpu 240 "$NRV" bench -m "$MODEL" --device cpu -t "$JOBS" -p 512,64 -n 128 -r 2
+
+# ---- the meson gpu suite, as CI would run it ----
+stage meson-gpu-suite 300 meson test -C "$BUILD" --suite gpu --suite fast --print-errorlogs
+[ -f "$BUILD/meson-logs/testlog.txt" ] && cp "$BUILD/meson-logs/testlog.txt" "$OUT/meson-testlog.txt"
+
+# ---- results table ----
+{
+	echo
+	echo "---- bench tables ----"
+	for b in bench-cuda bench-cuda-cublas bench-cuda-batch bench-cuda-batch-cublas bench-cpu; do
+		echo "[$b]"
+		grep -E '^\|' "$OUT/$b.log" 2>/dev/null | grep -v -- '---' || echo "(no table)"
+	done
+	echo
+	echo "total $(($(date +%s) - T_START))s"
+} | tee -a "$SUMMARY"
+rm -rf "$TMP"
+echo "summary: $SUMMARY"
+exit 0
