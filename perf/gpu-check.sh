@@ -13,7 +13,8 @@
 # host checks pass, the GPU tests skip (77), the CUDA benchmarks fail
 # cleanly with "no CUDA device". Environment: JOBS (build jobs, default
 # nproc), BUILD (build directory, default build-gpu), KEEP_MODEL (reuse a
-# model file at this path instead of generating one).
+# model file at this path instead of generating one), QUICK (a token-sized
+# CPU benchmark, for trying the script on a small machine).
 set -u
 OUT=${1:-${OUT:-}}
 if [ -z "$OUT" ]; then
@@ -96,6 +97,8 @@ stage setup 120 meson setup "$BUILD" --buildtype=release -Dauto_features=disable
 stage build 400 ninja -C "$BUILD" -j"$JOBS"
 [ -f "$BUILD/meson-logs/meson-log.txt" ] && cp "$BUILD/meson-logs/meson-log.txt" "$OUT/meson-log.txt"
 NRV=$BUILD/nirvana
+N_RUN=32
+[ -n "${QUICK:-}" ] && N_RUN=4
 
 # ---- host checks (no GPU needed) ----
 stage host-geom 60 "$BUILD/tests/gpu/test_cuda_geom"
@@ -119,7 +122,7 @@ stage gpu-model 300 "$BUILD/tests/gpu/test_cuda_model" "$MODEL"
 
 # ---- generation, both paths ----
 stage run-cuda 120 "$NRV" run -m "$MODEL" --device cuda -p "The quick brown fox" -n 32 --temp 0 --ignore-eos
-stage run-cpu 120 "$NRV" run -m "$MODEL" --device cpu -t "$JOBS" -p "The quick brown fox" -n 32 --temp 0 --ignore-eos
+stage run-cpu 120 "$NRV" run -m "$MODEL" --device cpu -t "$JOBS" -p "The quick brown fox" -n "$N_RUN" --temp 0 --ignore-eos
 
 # ---- benchmarks (llama-bench style tables) ----
 stage bench-cuda 240 "$NRV" bench -m "$MODEL" --device cuda -p 512 -n 128 -r 5
@@ -129,7 +132,11 @@ stage bench-cuda-cublas 180 env NRV_CUDA_GEMM=cublas "$NRV" bench -m "$MODEL" --
 # contexts), until the engine's multi-sequence step lands.
 stage bench-cuda-batch 180 "$NRV" bench -m "$MODEL" --device cuda -p 64,256 -n 0 -r 5
 stage bench-cuda-batch-cublas 180 env NRV_CUDA_GEMM=cublas NRV_CUDA_GEMM_MIN=16 "$NRV" bench -m "$MODEL" --device cuda -p 64,256 -n 0 -r 5
-stage bench-cpu 240 "$NRV" bench -m "$MODEL" --device cpu -t "$JOBS" -p 512,64 -n 128 -r 2
+if [ -n "${QUICK:-}" ]; then
+	stage bench-cpu 240 "$NRV" bench -m "$MODEL" --device cpu -t "$JOBS" -p 16 -n 4 -r 1
+else
+	stage bench-cpu 240 "$NRV" bench -m "$MODEL" --device cpu -t "$JOBS" -p 512,64 -n 128 -r 2
+fi
 
 # ---- the meson gpu suite, as CI would run it ----
 stage meson-gpu-suite 300 meson test -C "$BUILD" --suite gpu --suite fast --print-errorlogs

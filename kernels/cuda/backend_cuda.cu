@@ -142,6 +142,7 @@ static void cu_destroy(struct nrv_backend *be)
 			cudaFree(c->ups[i].dev);
 	}
 	free(c->ups);
+	free(c->map);
 	if (c->stage_h)
 		cudaFreeHost(c->stage_h);
 	cudaFree(c->stage_d);
@@ -275,6 +276,56 @@ static int cu_sync(struct nrv_backend *be)
 
 /* ---- weights ---- */
 
+static size_t map_slot(const void *data, int cap)
+{
+	uintptr_t h = (uintptr_t)data;
+	h ^= h >> 17;
+	h *= 0x9E3779B97F4A7C15ull;
+	return (size_t)(h >> 20) & (size_t)(cap - 1);
+}
+
+/* This backend's device copy of tensor t, or NULL when it was not uploaded here. */
+static const void *dev_of(const cub *c, const struct nrv_tensor *t)
+{
+	if (!c->map_cap)
+		return NULL;
+	for (size_t i = map_slot(t->data, c->map_cap);; i = (i + 1) & (size_t)(c->map_cap - 1)) {
+		int u = c->map[i];
+		if (!u)
+			return NULL;
+		if (c->ups[u - 1].data == t->data && c->ups[u - 1].owner)
+			return c->ups[u - 1].dev;
+	}
+}
+
+/* Index upload u (owner) by its host pointer; grows the table. */
+static int map_add(cub *c, int u)
+{
+	if (2 * (c->n_ups + 1) >= c->map_cap) {
+		int cap = c->map_cap ? 2 * c->map_cap : 256;
+		int *m = (int *)calloc((size_t)cap, sizeof(int));
+		if (!m)
+			return -ENOMEM;
+		free(c->map);
+		c->map = m;
+		c->map_cap = cap;
+		for (int i = 0; i < c->n_ups; i++) {
+			if (!c->ups[i].owner || i == u)
+				continue;
+			size_t j = map_slot(c->ups[i].data, cap);
+			while (m[j])
+				j = (j + 1) & (size_t)(cap - 1);
+			m[j] = i + 1;
+		}
+	}
+	/* The newest upload of a host pointer wins. */
+	size_t j = map_slot(c->ups[u].data, c->map_cap);
+	while (c->map[j] && c->ups[c->map[j] - 1].data != c->ups[u].data)
+		j = (j + 1) & (size_t)(c->map_cap - 1);
+	c->map[j] = u + 1;
+	return 0;
+}
+
 static int cu_upload(struct nrv_backend *be, struct nrv_tensor *t)
 {
 	cub *c = cu(be);
@@ -298,9 +349,14 @@ static int cu_upload(struct nrv_backend *be, struct nrv_tensor *t)
 	u->t = t;
 	u->data = t->data;
 	u->bytes = bytes;
-	/* A tied output matrix is the embedding: one device copy for both. */
-	for (int i = 0; i < c->n_ups; i++) {
-		if (c->ups[i].data == t->data && c->ups[i].bytes == bytes && c->ups[i].owner) {
+	/* A tied output matrix is the embedding: one device copy for both.
+	 * The bytes are copied again, so a host buffer reused for other
+	 * contents (tests do that) never leaves a stale copy behind. */
+	const void *have = dev_of(c, t);
+	for (int i = 0; have && i < c->n_ups; i++) {
+		if (c->ups[i].dev == have && c->ups[i].bytes == bytes && c->ups[i].owner) {
+			if (NRV_CU(c, cudaMemcpy(c->ups[i].dev, t->data, bytes, cudaMemcpyHostToDevice)))
+				return -EIO;
 			u->dev = c->ups[i].dev;
 			t->dev = u->dev;
 			c->n_ups++;
@@ -315,6 +371,8 @@ static int cu_upload(struct nrv_backend *be, struct nrv_tensor *t)
 	}
 	u->owner = 1;
 	c->n_ups++;
+	if (map_add(c, c->n_ups - 1))
+		return -ENOMEM;
 	if (NRV_CU(c, cudaMemcpy(u->dev, t->data, bytes, cudaMemcpyHostToDevice)))
 		return -EIO;
 	t->dev = u->dev;
@@ -340,19 +398,21 @@ static void cu_get_rows(struct nrv_backend *be, const struct nrv_tensor *emb,
 	cub *c = cu(be);
 	if (!enter(c))
 		return;
-	if (!emb->dev) {
+	const void *w = dev_of(c, emb);
+	if (!w) {
 		note(c, -EINVAL, "get_rows on a tensor that was not uploaded");
 		return;
 	}
 	const int32_t *d_ids = stage(c, ids, (size_t)n);
 	if (d_ids)
-		note(c, nrv__cu_get_rows(c, emb->type, emb->dev, emb->row_bytes, emb->ne1, emb->ne0,
-					 d_ids, n, out), "get_rows");
+		note(c, nrv__cu_get_rows(c, emb->type, w, emb->row_bytes, emb->ne1, emb->ne0, d_ids, n,
+					 out), "get_rows");
 }
 
-static int matmul_cublas(cub *c, const struct nrv_tensor *w, const float *x, int n, float *y)
+static int matmul_cublas(cub *c, const struct nrv_tensor *w, const void *wd, const float *x, int n,
+			 float *y)
 {
-	int rc = nrv__cu_dequant_half(c, w->type, w->dev, w->row_bytes, w->ne1, w->ne0, c->wh);
+	int rc = nrv__cu_dequant_half(c, w->type, wd, w->row_bytes, w->ne1, w->ne0, c->wh);
 	if (!rc)
 		rc = nrv__cu_to_half(c, x, c->xh, (int64_t)n * w->ne0);
 	if (rc)
@@ -371,16 +431,17 @@ static void cu_matmul(struct nrv_backend *be, const struct nrv_tensor *w, const 
 	cub *c = cu(be);
 	if (!enter(c))
 		return;
-	if (!w->dev) {
+	const void *wd = dev_of(c, w);
+	if (!wd) {
 		note(c, -EINVAL, "matmul on a tensor that was not uploaded");
 		return;
 	}
 	int rc;
 	if (c->gemm_mode == NRV_CU_GEMM_CUBLAS && n >= c->gemm_min && c->wh &&
 	    (size_t)w->ne0 * (size_t)w->ne1 <= c->wh_cap && n <= c->cfg.max_tokens)
-		rc = matmul_cublas(c, w, x, n, y);
+		rc = matmul_cublas(c, w, wd, x, n, y);
 	else
-		rc = nrv__cu_matvec(c, w->type, w->dev, w->row_bytes, w->ne1, w->ne0, x, n, y);
+		rc = nrv__cu_matvec(c, w->type, wd, w->row_bytes, w->ne1, w->ne0, x, n, y);
 	note(c, rc, "matmul");
 }
 

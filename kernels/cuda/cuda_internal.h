@@ -53,6 +53,11 @@ struct nrv_cu_backend {
 	/* weights */
 	struct nrv_cu_upload *ups;
 	int n_ups, cap_ups;
+	/* host data pointer -> index into ups + 1 (0: empty), open addressing:
+	 * several contexts may share a model, so each backend finds its own
+	 * copy instead of trusting nrv_tensor.dev */
+	int *map;
+	int map_cap;                /* power of two, > 2 * n_ups */
 	/* matmul path: rows (batch invariant, default) or cuBLAS for n >= gemm_min */
 	int gemm_mode;
 	int gemm_min;
