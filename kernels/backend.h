@@ -32,7 +32,8 @@ struct nrv_tensor {
 	int64_t ne1;       /* rows */
 	size_t row_bytes;  /* bytes of one row */
 	const void *data;  /* host bytes (file mapping or arena), row-major */
-	void *dev;         /* backend copy, when the backend keeps one */
+	void *dev;         /* reserved; the CUDA backend finds its device copy by `data`,
+			    * so several contexts can share one model */
 	const char *name;  /* for messages */
 };
 

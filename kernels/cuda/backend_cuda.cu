@@ -135,12 +135,9 @@ static void cu_destroy(struct nrv_backend *be)
 		cudaSetDevice(c->device);
 	if (c->stream)
 		cudaStreamSynchronize(c->stream);
-	for (int i = 0; i < c->n_ups; i++) {
-		if (c->ups[i].t && c->ups[i].t->dev == c->ups[i].dev)
-			c->ups[i].t->dev = NULL;
+	for (int i = 0; i < c->n_ups; i++)
 		if (c->ups[i].owner)
 			cudaFree(c->ups[i].dev);
-	}
 	free(c->ups);
 	free(c->map);
 	if (c->stage_h)
@@ -346,7 +343,6 @@ static int cu_upload(struct nrv_backend *be, struct nrv_tensor *t)
 	}
 	struct nrv_cu_upload *u = &c->ups[c->n_ups];
 	memset(u, 0, sizeof(*u));
-	u->t = t;
 	u->data = t->data;
 	u->bytes = bytes;
 	/* A tied output matrix is the embedding: one device copy for both.
@@ -358,7 +354,6 @@ static int cu_upload(struct nrv_backend *be, struct nrv_tensor *t)
 			if (NRV_CU(c, cudaMemcpy(c->ups[i].dev, t->data, bytes, cudaMemcpyHostToDevice)))
 				return -EIO;
 			u->dev = c->ups[i].dev;
-			t->dev = u->dev;
 			c->n_ups++;
 			return 0;
 		}
@@ -375,7 +370,6 @@ static int cu_upload(struct nrv_backend *be, struct nrv_tensor *t)
 		return -ENOMEM;
 	if (NRV_CU(c, cudaMemcpy(u->dev, t->data, bytes, cudaMemcpyHostToDevice)))
 		return -EIO;
-	t->dev = u->dev;
 	if (c->gemm_mode == NRV_CU_GEMM_CUBLAS) {
 		size_t need = (size_t)t->ne0 * (size_t)t->ne1;
 		if (need > c->wh_cap) {

@@ -22,7 +22,6 @@ extern "C" {
 #define NRV_CU_STAGE_CACHE 8
 
 struct nrv_cu_upload {
-	struct nrv_tensor *t;   /* whose dev we set (cleared at destroy) */
 	const void *data;       /* host bytes it came from */
 	void *dev;              /* device copy, owned when owner */
 	size_t bytes;

@@ -7,9 +7,11 @@
  * For a few prompts, both paths prefill the prompt and then decode 24
  * tokens teacher-forced on the CPU's greedy choice, so one near-tie cannot
  * derail the comparison: at every step the GPU's logits must be within an
- * NMSE of 1e-3 of the CPU's (the CPU quantizes activations to 8 bits, the
- * GPU does not), and the two argmaxes must agree wherever the CPU's top
- * two logits are more than 0.1 apart. Free-running greedy tokens of both
+ * NMSE of 2e-3 of the CPU's (the CPU quantizes activations to 8 bits, the
+ * GPU does not: on perf/gpu-model.py's model the CPU path is at about 4e-4
+ * from an exact float64 forward pass, tests/py/numpy_ref.py), and the two
+ * argmaxes must agree wherever the CPU's top two logits are more than 0.5
+ * apart (the logit error there is about 0.06 rms). Free-running greedy tokens of both
  * paths are printed and counted (not asserted: a near-tie may legitimately
  * split them). Then the GPU prefills the same prompt one token per step:
  * the last logits must equal the one-step prefill's bit for bit (every
@@ -104,13 +106,13 @@ int main(int argc, char **argv)
 			int tc = argmax(lc, V, &margin), tg = argmax(lg, V, NULL);
 			if (tc == tg)
 				agree++;
-			if (margin > 0.1f) {
+			if (margin > 0.5f) {
 				checked++;
 				if (tc != tg)
 					bad++;
 			}
-			if (e > 1e-3) {
-				printf("FAIL prompt %d step %d: logits nmse %.3g > 1e-3\n", pi, s, e);
+			if (e > 2e-3) {
+				printf("FAIL prompt %d step %d: logits nmse %.3g > 2e-3\n", pi, s, e);
 				bad++;
 			}
 			if (s == N_DECODE)
