@@ -145,8 +145,10 @@ static void cu_destroy(struct nrv_backend *be)
 	cudaFree(c->stage_d);
 	cudaFree(c->wh);
 	cudaFree(c->xh);
+#if NRV_HAVE_CUBLAS
 	if (c->blas)
 		cublasDestroy(c->blas);
+#endif
 	if (c->stream)
 		cudaStreamDestroy(c->stream);
 	free(c);
@@ -174,6 +176,13 @@ static int cu_create(const struct nrv_backend_cfg *cfg, struct nrv_backend **out
 	c->device = cfg->device;
 	const char *g = getenv("NRV_CUDA_GEMM");
 	c->gemm_mode = g && !strcmp(g, "cublas") ? NRV_CU_GEMM_CUBLAS : NRV_CU_GEMM_ROWS;
+#if !NRV_HAVE_CUBLAS
+	if (c->gemm_mode == NRV_CU_GEMM_CUBLAS) {
+		fprintf(stderr, "nirvana: warning: cuda: NRV_CUDA_GEMM=cublas ignored: this build has "
+			"no cuBLAS\n");
+		c->gemm_mode = NRV_CU_GEMM_ROWS;
+	}
+#endif
 	const char *gm = getenv("NRV_CUDA_GEMM_MIN");
 	c->gemm_min = gm && atoi(gm) > 0 ? atoi(gm) : 16;
 	c->stage_cap = nrv_cu_stage_slots(cfg->max_tokens, cfg->max_ctx);
@@ -191,9 +200,13 @@ static int cu_create(const struct nrv_backend_cfg *cfg, struct nrv_backend **out
 		rc = -ENOTSUP;
 		goto fail;
 	}
-	if (NRV_CU(c, cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)) ||
-	    NRV_CU(c, cublasCreate(&c->blas)) || NRV_CU(c, cublasSetStream(c->blas, c->stream)) ||
-	    NRV_CU(c, cudaHostAlloc((void **)&c->stage_h, c->stage_cap * sizeof(int32_t),
+	if (NRV_CU(c, cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)))
+		goto fail;
+#if NRV_HAVE_CUBLAS
+	if (NRV_CU(c, cublasCreate(&c->blas)) || NRV_CU(c, cublasSetStream(c->blas, c->stream)))
+		goto fail;
+#endif
+	if (NRV_CU(c, cudaHostAlloc((void **)&c->stage_h, c->stage_cap * sizeof(int32_t),
 				    cudaHostAllocDefault)) ||
 	    NRV_CU(c, cudaMalloc((void **)&c->stage_d, c->stage_cap * sizeof(int32_t))) ||
 	    nrv__cu_attention_init(c))
@@ -406,6 +419,9 @@ static void cu_get_rows(struct nrv_backend *be, const struct nrv_tensor *emb,
 static int matmul_cublas(cub *c, const struct nrv_tensor *w, const void *wd, const float *x, int n,
 			 float *y)
 {
+#if !NRV_HAVE_CUBLAS
+	return nrv__cu_matvec(c, w->type, wd, w->row_bytes, w->ne1, w->ne0, x, n, y);
+#else
 	int rc = nrv__cu_dequant_half(c, w->type, wd, w->row_bytes, w->ne1, w->ne0, c->wh);
 	if (!rc)
 		rc = nrv__cu_to_half(c, x, c->xh, (int64_t)n * w->ne0);
@@ -417,6 +433,7 @@ static int matmul_cublas(cub *c, const struct nrv_tensor *w, const void *wd, con
 				      &one, c->wh, CUDA_R_16F, (int)w->ne0, c->xh, CUDA_R_16F,
 				      (int)w->ne0, &zero, y, CUDA_R_32F, (int)w->ne1,
 				      CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+#endif
 }
 
 static void cu_matmul(struct nrv_backend *be, const struct nrv_tensor *w, const float *x, int n,

@@ -9,7 +9,9 @@
 #ifndef NRV_KERNELS_CUDA_INTERNAL_H
 #define NRV_KERNELS_CUDA_INTERNAL_H
 
+#if NRV_HAVE_CUBLAS
 #include <cublas_v2.h>
+#endif
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -42,7 +44,9 @@ struct nrv_cu_backend {
 	int device;
 	int err;                    /* first failure (-EIO...), sticky */
 	cudaStream_t stream;
+#if NRV_HAVE_CUBLAS
 	cublasHandle_t blas;
+#endif
 	/* host arrays to device: pinned ring reset at each sync */
 	int32_t *stage_h;           /* (stage_cap) pinned */
 	int32_t *stage_d;           /* (stage_cap) device */
@@ -81,12 +85,14 @@ static inline int nrv__cu_check(struct nrv_cu_backend *be, cudaError_t e, const 
 	return e == cudaSuccess ? 0 : nrv__cu_fail(be, what, cudaGetErrorString(e), file, line);
 }
 
+#if NRV_HAVE_CUBLAS
 static inline int nrv__cu_check(struct nrv_cu_backend *be, cublasStatus_t s, const char *what,
 				const char *file, int line)
 {
 	return s == CUBLAS_STATUS_SUCCESS ? 0 :
 	       nrv__cu_fail(be, what, cublasGetStatusString(s), file, line);
 }
+#endif
 
 #define NRV_CU(be, call) nrv__cu_check((be), (call), #call, __FILE__, __LINE__)
 
