@@ -153,6 +153,16 @@ struct nrv_backend_ops {
 	int (*sync)(struct nrv_backend *be);
 
 	/*
+	 * Optional (NULL: nothing to do). Opens a step that the next sync
+	 * closes. key > 0 promises that the step issues the same ops with the
+	 * same backend buffers and sizes as every earlier step opened with
+	 * that key (only the contents of host arrays - ids, positions, block
+	 * tables - may differ), so a device backend may record the step once
+	 * and replay it. key 0 promises nothing. Returns 0 or -errno.
+	 */
+	int (*step_begin)(struct nrv_backend *be, int key);
+
+	/*
 	 * Copy bytes host -> backend memory (write) or backend -> host (read),
 	 * in order with the queued ops; read returns when dst holds them.
 	 * 0 or -errno (-EIO for a device error, with a logged message).

@@ -126,6 +126,8 @@ stage run-cpu 120 "$NRV" run -m "$MODEL" --device cpu -t "$JOBS" -p "The quick b
 
 # ---- benchmarks (llama-bench style tables) ----
 stage bench-cuda 240 "$NRV" bench -m "$MODEL" --device cuda -p 512 -n 128 -r 5
+stage bench-cuda-graph 180 env NRV_CUDA_GRAPH=1 "$NRV" bench -m "$MODEL" --device cuda -p 0 -n 128 -r 5
+stage run-cuda-graph 120 env NRV_CUDA_GRAPH=1 "$NRV" run -m "$MODEL" --device cuda -p "The quick brown fox" -n 32 --temp 0 --ignore-eos
 stage bench-cuda-cublas 180 env NRV_CUDA_GEMM=cublas "$NRV" bench -m "$MODEL" --device cuda -p 512 -n 0 -r 5
 # Aggregate throughput of one step of 64 and 256 tokens: the matrix work of
 # a batched decode step of that many sequences (attention over short
@@ -146,7 +148,7 @@ stage meson-gpu-suite 300 meson test -C "$BUILD" --suite gpu --suite fast --prin
 {
 	echo
 	echo "---- bench tables ----"
-	for b in bench-cuda bench-cuda-cublas bench-cuda-batch bench-cuda-batch-cublas bench-cpu; do
+	for b in bench-cuda bench-cuda-graph bench-cuda-cublas bench-cuda-batch bench-cuda-batch-cublas bench-cpu; do
 		echo "[$b]"
 		grep -E '^\|' "$OUT/$b.log" 2>/dev/null | grep -v -- '---' || echo "(no table)"
 	done

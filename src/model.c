@@ -420,6 +420,15 @@ int nrv_runner_step(struct nrv_runner *r, const struct nrv_batch_seq *seqs, int 
 		.n_head = mc->n_head, .n_kv_head = mc->n_head_kv, .head_dim = hd,
 		.scale = 1.0f / sqrtf((float)hd),
 	};
+	/* One sequence's single-token step that writes one logits row issues
+	 * the same ops on the same buffers every time for a given block-table
+	 * length: a backend may record it once and replay it (the key). */
+	if (o->step_begin) {
+		int key = n_seqs == 1 && n == 1 && n_out == 1 ? 1 + seqs[0].n_blocks : 0;
+		rc = o->step_begin(be, key);
+		if (rc)
+			return rc;
+	}
 	o->get_rows(be, &m->tok_embd, r->tok, n, r->x);
 	for (int l = 0; l < mc->n_layer; l++) {
 		const struct nrv_layer *L = &m->layers[l];

@@ -23,6 +23,16 @@
  * activations to half and lets cuBLAS choose its reduction order by shape,
  * so a row's result may change with the number of tokens in the step: it
  * breaks batch invariance, which is why it is opt-in.
+ *
+ * CUDA graphs (opt-in, NRV_CUDA_GRAPH=1): a step opened with
+ * step_begin(key > 0) is captured the first time (the ops are recorded on
+ * the stream, then the graph is instantiated and launched at sync) and
+ * replayed every later time: the ops then only copy their host arrays into
+ * the pinned staging slots the graph's copies read, hash their arguments,
+ * and launch nothing; sync launches the graph. Kernels read positions and
+ * lengths from device memory, so one graph serves every decode step. A
+ * step whose hash differs from the recording is not launched: the backend
+ * fails with -EIO and a message instead of computing something else.
  */
 #include <errno.h>
 #include <math.h>
@@ -49,6 +59,25 @@ int nrv__cu_fail(struct nrv_cu_backend *be, const char *what, const char *msg, c
 static cub *cu(struct nrv_backend *be)
 {
 	return (cub *)be;
+}
+
+/* Fold an op's arguments into the step's hash (FNV-1a). */
+static void trace(cub *c, int op, const void *args, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)args;
+	uint64_t h = c->trace ^ (uint64_t)op;
+	h *= 0x100000001b3ull;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	c->trace = h;
+}
+
+/* True when the open step is replayed: the op must launch nothing. */
+static bool replaying(const cub *c)
+{
+	return c->gstate == NRV_CU_G_REPLAY;
 }
 
 /* Every op starts here: nothing more is queued after a failure, and the
@@ -104,6 +133,10 @@ static const int32_t *stage(cub *c, const int32_t *host, size_t n)
 		return NULL;
 	}
 	if (c->stage_used + need > c->stage_cap) {
+		if (c->gstate != NRV_CU_G_NONE) {
+			note(c, -E2BIG, "staging area full inside a recorded step");
+			return NULL;
+		}
 		/* Full within one step: wait for the queued copies, start over. */
 		if (NRV_CU(c, cudaStreamSynchronize(c->stream)))
 			return NULL;
@@ -112,7 +145,9 @@ static const int32_t *stage(cub *c, const int32_t *host, size_t n)
 	}
 	size_t off = c->stage_used;
 	memcpy(c->stage_h + off, host, n * sizeof(int32_t));
-	if (NRV_CU(c, cudaMemcpyAsync(c->stage_d + off, c->stage_h + off, n * sizeof(int32_t),
+	/* On replay the graph's own copy node reads this pinned slot. */
+	if (!replaying(c) &&
+	    NRV_CU(c, cudaMemcpyAsync(c->stage_d + off, c->stage_h + off, n * sizeof(int32_t),
 				      cudaMemcpyHostToDevice, c->stream)))
 		return NULL;
 	c->stage_used += need;
@@ -135,6 +170,14 @@ static void cu_destroy(struct nrv_backend *be)
 		cudaSetDevice(c->device);
 	if (c->stream)
 		cudaStreamSynchronize(c->stream);
+	if (c->gstate == NRV_CU_G_CAPTURE) {
+		cudaGraph_t g = NULL;
+		cudaStreamEndCapture(c->stream, &g);
+		if (g)
+			cudaGraphDestroy(g);
+	}
+	for (int i = 0; i < c->n_graphs; i++)
+		cudaGraphExecDestroy(c->graphs[i].exec);
 	for (int i = 0; i < c->n_ups; i++)
 		if (c->ups[i].owner)
 			cudaFree(c->ups[i].dev);
@@ -183,6 +226,8 @@ static int cu_create(const struct nrv_backend_cfg *cfg, struct nrv_backend **out
 		c->gemm_mode = NRV_CU_GEMM_ROWS;
 	}
 #endif
+	const char *ge = getenv("NRV_CUDA_GRAPH");
+	c->use_graphs = ge && !strcmp(ge, "1");
 	const char *gm = getenv("NRV_CUDA_GEMM_MIN");
 	c->gemm_min = gm && atoi(gm) > 0 ? atoi(gm) : 16;
 	c->stage_cap = nrv_cu_stage_slots(cfg->max_tokens, cfg->max_ctx);
@@ -253,6 +298,10 @@ static int cu_write(struct nrv_backend *be, void *dst, const void *src, size_t b
 	cub *c = cu(be);
 	if (!enter(c))
 		return c->err;
+	if (c->gstate != NRV_CU_G_NONE) {
+		note(c, -EBUSY, "write inside a recorded step");
+		return c->err;
+	}
 	if (bytes && NRV_CU(c, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream)))
 		return c->err;
 	/* The caller may reuse src at once: wait for a pageable source. */
@@ -265,6 +314,10 @@ static int cu_read(struct nrv_backend *be, void *dst, const void *src, size_t by
 	cub *c = cu(be);
 	if (!enter(c))
 		return c->err;
+	if (c->gstate != NRV_CU_G_NONE) {
+		note(c, -EBUSY, "read inside a recorded step");
+		return c->err;
+	}
 	if (bytes)
 		NRV_CU(c, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream));
 	NRV_CU(c, cudaStreamSynchronize(c->stream));
@@ -273,11 +326,84 @@ static int cu_read(struct nrv_backend *be, void *dst, const void *src, size_t by
 	return c->err;
 }
 
+/* Close a recorded step: instantiate a capture, or check and launch a replay. */
+static void graph_end(cub *c)
+{
+	int st = c->gstate;
+	c->gstate = NRV_CU_G_NONE;
+	if (st == NRV_CU_G_CAPTURE) {
+		cudaGraph_t g = NULL;
+		int rc = NRV_CU(c, cudaStreamEndCapture(c->stream, &g));
+		cudaGraphExec_t ex = NULL;
+		if (!rc && !c->err)
+			rc = NRV_CU(c, cudaGraphInstantiate(&ex, g, 0));
+		if (g)
+			cudaGraphDestroy(g);
+		if (rc || c->err) {
+			if (ex)
+				cudaGraphExecDestroy(ex);
+			return;
+		}
+		int i = c->n_graphs < NRV_CU_GRAPHS ? c->n_graphs++ : NRV_CU_GRAPHS - 1;
+		if (i == NRV_CU_GRAPHS - 1 && c->graphs[i].exec)
+			cudaGraphExecDestroy(c->graphs[i].exec);
+		c->graphs[i].key = c->gkey;
+		c->graphs[i].trace = c->trace;
+		c->graphs[i].exec = ex;
+		NRV_CU(c, cudaGraphLaunch(ex, c->stream));
+	} else if (st == NRV_CU_G_REPLAY) {
+		for (int i = 0; i < c->n_graphs; i++) {
+			if (c->graphs[i].key != c->gkey)
+				continue;
+			if (c->graphs[i].trace != c->trace) {
+				fprintf(stderr, "nirvana: error: cuda: a step opened with key %d differs from "
+					"the one recorded for it; not replayed\n", c->gkey);
+				if (!c->err)
+					c->err = -EIO;
+				return;
+			}
+			if (!c->err)
+				NRV_CU(c, cudaGraphLaunch(c->graphs[i].exec, c->stream));
+			return;
+		}
+	}
+}
+
+static int cu_step_begin(struct nrv_backend *be, int key)
+{
+	cub *c = cu(be);
+	if (!c->use_graphs || key <= 0 || !enter(c))
+		return c->err;
+	if (c->gstate != NRV_CU_G_NONE) {
+		note(c, -EBUSY, "step_begin inside a recorded step");
+		return c->err;
+	}
+	/* Host arrays of the step start at slot 0, where the recording found them. */
+	if (NRV_CU(c, cudaStreamSynchronize(c->stream)))
+		return c->err;
+	c->stage_used = 0;
+	c->n_cache = 0;
+	c->trace = 0xcbf29ce484222325ull;
+	c->gkey = key;
+	for (int i = 0; i < c->n_graphs; i++) {
+		if (c->graphs[i].key == key) {
+			c->gstate = NRV_CU_G_REPLAY;
+			return 0;
+		}
+	}
+	if (NRV_CU(c, cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal)))
+		return c->err;
+	c->gstate = NRV_CU_G_CAPTURE;
+	return 0;
+}
+
 static int cu_sync(struct nrv_backend *be)
 {
 	cub *c = cu(be);
 	if (c->device != 0)
 		NRV_CU(c, cudaSetDevice(c->device));
+	if (c->gstate != NRV_CU_G_NONE)
+		graph_end(c);
 	NRV_CU(c, cudaStreamSynchronize(c->stream));
 	c->stage_used = 0;
 	c->n_cache = 0;
@@ -411,7 +537,9 @@ static void cu_get_rows(struct nrv_backend *be, const struct nrv_tensor *emb,
 		return;
 	}
 	const int32_t *d_ids = stage(c, ids, (size_t)n);
-	if (d_ids)
+	const void *a[] = { w, d_ids, out, (const void *)(intptr_t)n };
+	trace(c, 1, a, sizeof(a));
+	if (d_ids && !replaying(c))
 		note(c, nrv__cu_get_rows(c, emb->type, w, emb->row_bytes, emb->ne1, emb->ne0, d_ids, n,
 					 out), "get_rows");
 }
@@ -447,6 +575,10 @@ static void cu_matmul(struct nrv_backend *be, const struct nrv_tensor *w, const 
 		note(c, -EINVAL, "matmul on a tensor that was not uploaded");
 		return;
 	}
+	const void *a[] = { wd, x, y, (const void *)(intptr_t)n };
+	trace(c, 2, a, sizeof(a));
+	if (replaying(c))
+		return;
 	int rc;
 	if (c->gemm_mode == NRV_CU_GEMM_CUBLAS && n >= c->gemm_min && c->wh &&
 	    (size_t)w->ne0 * (size_t)w->ne1 <= c->wh_cap && n <= c->cfg.max_tokens)
@@ -460,7 +592,11 @@ static void cu_rmsnorm(struct nrv_backend *be, const float *x, const float *w, f
 		       int dim, float eps)
 {
 	cub *c = cu(be);
-	if (enter(c))
+	if (!enter(c))
+		return;
+	const void *a[] = { x, w, y, (const void *)(intptr_t)n, (const void *)(intptr_t)dim };
+	trace(c, 3, a, sizeof(a));
+	if (!replaying(c))
 		note(c, nrv__cu_rmsnorm(c, x, w, y, n, dim, eps), "rmsnorm");
 }
 
@@ -473,7 +609,10 @@ static void cu_rope(struct nrv_backend *be, float *x, int n, int n_head, int hea
 	const int32_t *d_pos = stage(c, pos, (size_t)n);
 	/* The host's powf, so the angles match the CPU path's to the bit. */
 	float theta_scale = powf(freq_base, -2.0f / (float)n_rot);
-	if (d_pos)
+	const void *a[] = { x, d_pos, (const void *)(intptr_t)n, (const void *)(intptr_t)n_head,
+			    (const void *)(intptr_t)n_rot, (const void *)(intptr_t)mode };
+	trace(c, 4, a, sizeof(a));
+	if (d_pos && !replaying(c))
 		note(c, nrv__cu_rope(c, x, n, n_head, head_dim, n_rot, d_pos, theta_scale, mode),
 		     "rope");
 }
@@ -486,7 +625,9 @@ static void cu_kv_store(struct nrv_backend *be, const struct nrv_kv_view *kv, co
 		return;
 	const int32_t *d_pos = stage(c, pos, (size_t)n);
 	const int32_t *d_blk = d_pos ? stage(c, kv->blocks, (size_t)kv->n_blocks) : NULL;
-	if (d_blk)
+	const void *a[] = { kv->k, kv->v, d_blk, k, v, d_pos, (const void *)(intptr_t)n };
+	trace(c, 5, a, sizeof(a));
+	if (d_blk && !replaying(c))
 		note(c, nrv__cu_kv_store(c, kv->k, kv->v, d_blk, kv->block_tokens, kv->kv_dim, k, v, n,
 					 d_pos), "kv_store");
 }
@@ -500,7 +641,9 @@ static void cu_attention(struct nrv_backend *be, const struct nrv_attn_params *p
 		return;
 	const int32_t *d_pos = stage(c, pos, (size_t)n);
 	const int32_t *d_blk = d_pos ? stage(c, kv->blocks, (size_t)kv->n_blocks) : NULL;
-	if (d_blk)
+	const void *a[] = { kv->k, kv->v, d_blk, q, d_pos, out, (const void *)(intptr_t)n };
+	trace(c, 6, a, sizeof(a));
+	if (d_blk && !replaying(c))
 		note(c, nrv__cu_attention(c, p, kv->k, kv->v, d_blk, kv->block_tokens, kv->kv_dim, q, n,
 					  d_pos, out), "attention");
 }
@@ -509,14 +652,22 @@ static void cu_swiglu(struct nrv_backend *be, const float *gate, const float *up
 		      int n)
 {
 	cub *c = cu(be);
-	if (enter(c))
+	if (!enter(c))
+		return;
+	const void *a[] = { gate, up, out, (const void *)(intptr_t)n };
+	trace(c, 7, a, sizeof(a));
+	if (!replaying(c))
 		note(c, nrv__cu_swiglu(c, gate, up, out, n), "swiglu");
 }
 
 static void cu_add(struct nrv_backend *be, float *y, const float *x, int n)
 {
 	cub *c = cu(be);
-	if (enter(c))
+	if (!enter(c))
+		return;
+	const void *a[] = { y, x, (const void *)(intptr_t)n };
+	trace(c, 8, a, sizeof(a));
+	if (!replaying(c))
 		note(c, nrv__cu_add(c, y, x, n), "add");
 }
 
@@ -540,6 +691,7 @@ extern "C" const struct nrv_backend_ops nrv_backend_cuda_ops = {
 	/* .swiglu = */ cu_swiglu,
 	/* .add = */ cu_add,
 	/* .sync = */ cu_sync,
+	/* .step_begin = */ cu_step_begin,
 	/* .write = */ cu_write,
 	/* .read = */ cu_read,
 };

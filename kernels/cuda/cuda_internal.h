@@ -37,6 +37,9 @@ struct nrv_cu_staged {
 };
 
 enum { NRV_CU_GEMM_ROWS = 0, NRV_CU_GEMM_CUBLAS = 1 };
+enum { NRV_CU_G_NONE = 0, NRV_CU_G_CAPTURE = 1, NRV_CU_G_REPLAY = 2 };
+/* Most recorded step shapes per backend. */
+#define NRV_CU_GRAPHS 4
 
 struct nrv_cu_backend {
 	struct nrv_backend base;
@@ -68,6 +71,19 @@ struct nrv_cu_backend {
 	size_t wh_cap;
 	__half *xh;                 /* activations as half: (max_tokens, max_row) */
 	size_t attn_smem;           /* bytes of dynamic shared memory per attention block */
+	/* CUDA graphs (NRV_CUDA_GRAPH=1): a step opened with key > 0 is
+	 * captured the first time and replayed after; trace is a hash of the
+	 * step's ops and arguments, checked before every replay. */
+	int use_graphs;
+	int gstate;                 /* NRV_CU_G_* of the open step */
+	int gkey;                   /* key of the open step */
+	uint64_t trace;
+	struct {
+		int key;
+		uint64_t trace;
+		cudaGraphExec_t exec;
+	} graphs[NRV_CU_GRAPHS];
+	int n_graphs;
 };
 
 /*

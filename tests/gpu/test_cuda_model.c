@@ -16,7 +16,8 @@
  * split them). Then the GPU prefills the same prompt one token per step:
  * the last logits must equal the one-step prefill's bit for bit (every
  * CUDA kernel of the default path reduces a row in an order fixed by the
- * shapes).
+ * shapes). Last, decode steps recorded and replayed as CUDA graphs
+ * (NRV_CUDA_GRAPH=1) must give the bits of ordinary ones.
  *
  * Exit 0 pass, 1 fail, 77 skip (no CUDA build, no GPU, or no model).
  */
@@ -159,6 +160,31 @@ int main(int argc, char **argv)
 		free(prefill);
 	}
 	printf("worst logits nmse gpu vs cpu: %.3g\n", worst);
+
+	/* CUDA graphs (opt-in): the recorded and replayed decode steps give
+	 * the bits of the ordinary ones. */
+	setenv("NRV_CUDA_GRAPH", "1", 1);
+	struct nrv_ctx *cgr = mkctx(m, "cuda", 64);
+	unsetenv("NRV_CUDA_GRAPH");
+	if (!cgr)
+		return T_FAIL;
+	{
+		int32_t toks[12];
+		for (int i = 0; i < 12; i++)
+			toks[i] = prompts[0][i] % V;
+		int ok = nrv_ctx_eval(cg, toks, 12, 0) == 0 && nrv_ctx_eval(cgr, toks, 12, 0) == 0;
+		int steps = 0;
+		for (int s = 0; s < N_DECODE && ok; s++) {
+			int32_t t = argmax(nrv_ctx_logits(cg, -1), V, NULL);
+			ok = nrv_ctx_eval(cg, &t, 1, 12 + s) == 0 && nrv_ctx_eval(cgr, &t, 1, 12 + s) == 0 &&
+			     !memcmp(nrv_ctx_logits(cg, -1), nrv_ctx_logits(cgr, -1), (size_t)V * sizeof(float));
+			steps += ok;
+		}
+		printf("%-4s cuda graphs: %d of %d decode steps give the same logits bits\n",
+		       ok ? "ok" : "FAIL", steps, N_DECODE);
+		fails += !ok;
+	}
+	nrv_ctx_destroy(cgr);
 	nrv_ctx_destroy(cc);
 	nrv_ctx_destroy(cg);
 	nrv_ctx_destroy(c1);
