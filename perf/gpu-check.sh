@@ -90,6 +90,24 @@ fi
 export PATH="$CUDA_ROOT/bin:$PATH"
 note "cuda toolkit: $CUDA_ROOT"
 
+# ---- carried packages: liburing and xxHash (required by mem/ and net/) ----
+# Debian .deb files placed (untracked) in gpu-debs/ are unpacked into a
+# private root; the compiler finds them through CPATH / LIBRARY_PATH (the
+# meson files fall back to the compiler's search paths when pkg-config does
+# not know a package), the binaries through LD_LIBRARY_PATH.
+if ls "$ROOT"/gpu-debs/*.deb >/dev/null 2>&1; then
+	SYSROOT=$TMP/sysroot
+	stage deps 60 python3 perf/unpack-debs.py "$SYSROOT" "$ROOT"/gpu-debs/*.deb
+	LIBDIRS=$(grep -v '^unpacked' "$OUT/deps.log" | grep "^$SYSROOT" | paste -sd: -)
+	export CPATH="$SYSROOT/usr/include${CPATH:+:$CPATH}"
+	export LIBRARY_PATH="$LIBDIRS${LIBRARY_PATH:+:$LIBRARY_PATH}"
+	export LD_LIBRARY_PATH="$LIBDIRS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+	note "carried packages: $(cd "$ROOT/gpu-debs" && echo ./*.deb)"
+	note "LIBRARY_PATH=$LIBRARY_PATH"
+else
+	note "no gpu-debs/*.deb: liburing and xxHash must be installed on this machine"
+fi
+
 # ---- build: CUDA on, every other optional part off ----
 rm -rf "$BUILD"
 stage setup 120 meson setup "$BUILD" --buildtype=release -Dauto_features=disabled \

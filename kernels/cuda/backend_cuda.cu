@@ -625,7 +625,8 @@ static void cu_kv_store(struct nrv_backend *be, const struct nrv_kv_view *kv, co
 		return;
 	const int32_t *d_pos = stage(c, pos, (size_t)n);
 	const int32_t *d_blk = d_pos ? stage(c, kv->blocks, (size_t)kv->n_blocks) : NULL;
-	const void *a[] = { kv->k, kv->v, d_blk, k, v, d_pos, (const void *)(intptr_t)n };
+	const void *a[] = { kv->k, kv->v, d_blk, k, v, d_pos, (const void *)(intptr_t)n,
+			    (const void *)(intptr_t)kv->n_blocks };
 	trace(c, 5, a, sizeof(a));
 	if (d_blk && !replaying(c))
 		note(c, nrv__cu_kv_store(c, kv->k, kv->v, d_blk, kv->block_tokens, kv->kv_dim, k, v, n,
@@ -641,7 +642,8 @@ static void cu_attention(struct nrv_backend *be, const struct nrv_attn_params *p
 		return;
 	const int32_t *d_pos = stage(c, pos, (size_t)n);
 	const int32_t *d_blk = d_pos ? stage(c, kv->blocks, (size_t)kv->n_blocks) : NULL;
-	const void *a[] = { kv->k, kv->v, d_blk, q, d_pos, out, (const void *)(intptr_t)n };
+	const void *a[] = { kv->k, kv->v, d_blk, q, d_pos, out, (const void *)(intptr_t)n,
+			    (const void *)(intptr_t)kv->n_blocks };
 	trace(c, 6, a, sizeof(a));
 	if (d_blk && !replaying(c))
 		note(c, nrv__cu_attention(c, p, kv->k, kv->v, d_blk, kv->block_tokens, kv->kv_dim, q, n,
