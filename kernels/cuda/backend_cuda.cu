@@ -118,6 +118,18 @@ static int cu_probe(char *why, size_t whylen)
 
 /* ---- staging of host arrays ---- */
 
+/* Make room for `slots` more staged slots before an op stages several
+ * arrays, so that a reset between them cannot overwrite the first. */
+static void stage_room(cub *c, size_t slots)
+{
+	if (c->stage_used + slots <= c->stage_cap || c->gstate != NRV_CU_G_NONE)
+		return;
+	if (NRV_CU(c, cudaStreamSynchronize(c->stream)))
+		return;
+	c->stage_used = 0;
+	c->n_cache = 0;
+}
+
 /* Device copy of n int32 at host, or NULL after a failure. */
 static const int32_t *stage(cub *c, const int32_t *host, size_t n)
 {
@@ -623,6 +635,7 @@ static void cu_kv_store(struct nrv_backend *be, const struct nrv_kv_view *kv, co
 	cub *c = cu(be);
 	if (!enter(c))
 		return;
+	stage_room(c, nrv_cu_stage_round((size_t)n) + nrv_cu_stage_round((size_t)kv->n_blocks));
 	const int32_t *d_pos = stage(c, pos, (size_t)n);
 	const int32_t *d_blk = d_pos ? stage(c, kv->blocks, (size_t)kv->n_blocks) : NULL;
 	const void *a[] = { kv->k, kv->v, d_blk, k, v, d_pos, (const void *)(intptr_t)n,
@@ -640,6 +653,7 @@ static void cu_attention(struct nrv_backend *be, const struct nrv_attn_params *p
 	cub *c = cu(be);
 	if (!enter(c))
 		return;
+	stage_room(c, nrv_cu_stage_round((size_t)n) + nrv_cu_stage_round((size_t)kv->n_blocks));
 	const int32_t *d_pos = stage(c, pos, (size_t)n);
 	const int32_t *d_blk = d_pos ? stage(c, kv->blocks, (size_t)kv->n_blocks) : NULL;
 	const void *a[] = { kv->k, kv->v, d_blk, q, d_pos, out, (const void *)(intptr_t)n,
