@@ -126,7 +126,7 @@ stage host-fatbin 60 python3 tests/gpu/check_fatbin.py "$NRV"
 # ---- GPU op tests ----
 stage gpu-ops 240 "$BUILD/tests/gpu/test_cuda_ops"
 if command -v compute-sanitizer >/dev/null 2>&1; then
-	stage gpu-ops-memcheck 240 compute-sanitizer --tool memcheck --error-exitcode 3 \
+	stage gpu-ops-memcheck 150 compute-sanitizer --tool memcheck --error-exitcode 3 \
 		"$BUILD/tests/gpu/test_cuda_ops"
 fi
 
