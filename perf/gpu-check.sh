@@ -147,11 +147,19 @@ stage bench-cuda 240 "$NRV" bench -m "$MODEL" --device cuda -p 512 -n 128 -r 5
 stage bench-cuda-graph 180 env NRV_CUDA_GRAPH=1 "$NRV" bench -m "$MODEL" --device cuda -p 0 -n 128 -r 5
 stage run-cuda-graph 120 env NRV_CUDA_GRAPH=1 "$NRV" run -m "$MODEL" --device cuda -p "The quick brown fox" -n 32 --temp 0 --ignore-eos
 stage bench-cuda-cublas 180 env NRV_CUDA_GEMM=cublas "$NRV" bench -m "$MODEL" --device cuda -p 512 -n 0 -r 5
-# Aggregate throughput of one step of 64 and 256 tokens: the matrix work of
-# a batched decode step of that many sequences (attention over short
-# contexts), until the engine's multi-sequence step lands.
+# One sequence's step of 64 and 256 tokens: the matrix work of a batched
+# decode step of that many sequences, without the per-sequence attention.
 stage bench-cuda-batch 180 "$NRV" bench -m "$MODEL" --device cuda -p 64,256 -n 0 -r 5
 stage bench-cuda-batch-cublas 180 env NRV_CUDA_GEMM=cublas NRV_CUDA_GEMM_MIN=16 "$NRV" bench -m "$MODEL" --device cuda -p 64,256 -n 0 -r 5
+# Aggregate decode throughput of the engine (continuous batching over the
+# paged KV pool) at 1, 64 and 256 concurrent sequences.
+stage engine-cuda 240 "$BUILD/perf/engine-bench" -m "$MODEL" -d cuda -c 1,64,256 -p 32 -n 64
+stage engine-cuda-graph 120 env NRV_CUDA_GRAPH=1 "$BUILD/perf/engine-bench" -m "$MODEL" -d cuda -c 1 -p 32 -n 64
+if [ -n "${QUICK:-}" ]; then
+	stage engine-cpu 120 "$BUILD/perf/engine-bench" -m "$MODEL" -t "$JOBS" -c 1 -p 4 -n 4
+else
+	stage engine-cpu 240 "$BUILD/perf/engine-bench" -m "$MODEL" -t "$JOBS" -c 1,64,256 -p 32 -n 64
+fi
 if [ -n "${QUICK:-}" ]; then
 	stage bench-cpu 240 "$NRV" bench -m "$MODEL" --device cpu -t "$JOBS" -p 16 -n 4 -r 1
 else
@@ -167,6 +175,10 @@ stage meson-gpu-suite 300 meson test -C "$BUILD" --suite gpu --suite fast --prin
 	echo
 	echo "---- bench tables ----"
 	for b in bench-cuda bench-cuda-graph bench-cuda-cublas bench-cuda-batch bench-cuda-batch-cublas bench-cpu; do
+		echo "[$b]"
+		grep -E '^\|' "$OUT/$b.log" 2>/dev/null | grep -v -- '---' || echo "(no table)"
+	done
+	for b in engine-cuda engine-cuda-graph engine-cpu; do
 		echo "[$b]"
 		grep -E '^\|' "$OUT/$b.log" 2>/dev/null | grep -v -- '---' || echo "(no table)"
 	done

@@ -118,7 +118,11 @@ static inline uint32_t nrv_cu_flat_blocks(int64_t n)
  */
 static inline size_t nrv_cu_stage_slots(int max_tokens, int max_ctx)
 {
+	/* A batched step of many sequences stages each one's positions and
+	 * block table per layer: at least 4 MiB keeps such a step in one pass. */
 	size_t s = 4 * ((size_t)max_tokens + 32) + 4 * ((size_t)max_ctx + 32) + 4096;
+	if (s < (size_t)1 << 20)
+		s = (size_t)1 << 20;
 	return (s + 31) & ~(size_t)31;
 }
 
