@@ -3,11 +3,19 @@
  *
  * The model graph (src/model.c) runs every op through this table, so the
  * core never names an instruction set or CUDA. The CPU backend
- * (kernels/cpu/backend_cpu.c) implements it now; a CUDA backend implements
- * the same table later.
+ * (kernels/cpu/backend_cpu.c) and the CUDA backend (kernels/cuda/) implement
+ * it; kernels/backend.c finds one by name (nrv_backend_find, --device).
  *
- * Buffers handed to ops are backend memory: for the CPU backend that is
- * ordinary host memory from be->ops->alloc.
+ * Memory. Float buffers handed to ops (activations, the KV pools, norm
+ * weights) are backend memory from be->ops->alloc: ordinary host memory for
+ * the CPU backend, device memory for CUDA. Token ids, positions and block
+ * tables are always host arrays (the backend copies them where it needs
+ * them). The caller moves bytes in and out with write / read; where
+ * host_memory is set it may also touch backend memory directly.
+ *
+ * Ordering. A device backend may queue ops and return before they run; ops
+ * run in call order; read and sync wait for everything queued before them.
+ * A failure inside a queued op is reported by the next sync or read.
  */
 #ifndef NRV_KERNELS_BACKEND_H
 #define NRV_KERNELS_BACKEND_H
@@ -24,7 +32,8 @@ struct nrv_tensor {
 	int64_t ne1;       /* rows */
 	size_t row_bytes;  /* bytes of one row */
 	const void *data;  /* host bytes (file mapping or arena), row-major */
-	void *dev;         /* backend copy, when the backend keeps one */
+	void *dev;         /* reserved; the CUDA backend finds its device copy by `data`,
+			    * so several contexts can share one model */
 	const char *name;  /* for messages */
 };
 
@@ -61,6 +70,7 @@ struct nrv_backend_cfg {
 	int max_row;          /* longest weight row (elements) */
 	int max_ctx;          /* longest sequence (positions) */
 	int max_heads;        /* most attention heads */
+	int device;           /* device ordinal for a device backend (cuda:N); 0 otherwise */
 };
 
 struct nrv_backend;
@@ -70,6 +80,15 @@ struct nrv_backend;
 
 struct nrv_backend_ops {
 	const char *name;
+	/* alloc returns plain host memory the caller may read and write. */
+	int host_memory;
+
+	/*
+	 * Devices this backend can run on now: 1 for the CPU, the visible
+	 * GPUs for CUDA (0 when there is no driver or no device, with the
+	 * reason in why). NULL means 1.
+	 */
+	int (*probe)(char *why, size_t whylen);
 
 	/* Create / destroy. destroy accepts NULL. Returns 0 or -errno. */
 	int (*create)(const struct nrv_backend_cfg *cfg, struct nrv_backend **out);
@@ -130,8 +149,26 @@ struct nrv_backend_ops {
 	/* y += x over n floats. */
 	void (*add)(struct nrv_backend *be, float *y, const float *x, int n);
 
-	/* Wait for queued work; 0 or -errno. */
+	/* Wait for queued work; 0 or -errno (-EIO when a queued op failed). */
 	int (*sync)(struct nrv_backend *be);
+
+	/*
+	 * Optional (NULL: nothing to do). Opens a step that the next sync
+	 * closes. key > 0 promises that the step issues the same ops with the
+	 * same backend buffers and sizes as every earlier step opened with
+	 * that key (only the contents of host arrays - ids, positions, block
+	 * tables - may differ), so a device backend may record the step once
+	 * and replay it. key 0 promises nothing. Returns 0 or -errno.
+	 */
+	int (*step_begin)(struct nrv_backend *be, int key);
+
+	/*
+	 * Copy bytes host -> backend memory (write) or backend -> host (read),
+	 * in order with the queued ops; read returns when dst holds them.
+	 * 0 or -errno (-EIO for a device error, with a logged message).
+	 */
+	int (*write)(struct nrv_backend *be, void *dst, const void *src, size_t bytes);
+	int (*read)(struct nrv_backend *be, void *dst, const void *src, size_t bytes);
 };
 
 /* Every backend struct starts with its ops table. */
@@ -141,5 +178,24 @@ struct nrv_backend {
 
 /* The CPU backend's table (kernels/cpu/backend_cpu.c). */
 extern const struct nrv_backend_ops nrv_backend_cpu_ops;
+/* The CUDA backend's table (kernels/cuda/backend_cuda.cu): only in builds
+ * with CUDA; reach it through nrv_backend_find("cuda"). */
+extern const struct nrv_backend_ops nrv_backend_cuda_ops;
+
+/* ---- the registry (kernels/backend.c) ---- */
+
+/* The table named "cpu" or "cuda"; NULL when unknown or not built in. */
+const struct nrv_backend_ops *nrv_backend_find(const char *name);
+
+/*
+ * Resolve a device spec as --device takes it: "cpu", "cuda" (device 0),
+ * "cuda:N", or "auto" (CUDA device 0 when one is visible, else the CPU).
+ * NULL or "" mean "cpu". On success *ops and *device are set and 0 is
+ * returned; otherwise err says what to fix: -EINVAL for a malformed spec,
+ * -ENOTSUP for CUDA in a build without it, -ENODEV when no such device is
+ * visible.
+ */
+int nrv_backend_select(const char *spec, const struct nrv_backend_ops **ops, int *device,
+		       char *err, size_t errlen);
 
 #endif

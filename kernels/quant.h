@@ -135,7 +135,11 @@ struct nrv_block_q8_K {
 	int16_t bsums[NRV_QK_K / 16]; /* sums of qs in groups of 16 */
 };
 
+#ifdef __cplusplus
+#define NRV_STATIC_ASSERT(c, m) static_assert(c, m)
+#else
 #define NRV_STATIC_ASSERT(c, m) _Static_assert(c, m)
+#endif
 NRV_STATIC_ASSERT(sizeof(struct nrv_block_q4_0) == 18, "q4_0 block");
 NRV_STATIC_ASSERT(sizeof(struct nrv_block_q4_1) == 20, "q4_1 block");
 NRV_STATIC_ASSERT(sizeof(struct nrv_block_q5_0) == 22, "q5_0 block");

@@ -29,6 +29,8 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static const char *device; /* -d: the backend, NULL for the CPU */
+
 static int run_one(struct nrv_model *m, int threads, int n_seq, int n_prompt, int n_gen)
 {
 	int bt = 16;
@@ -36,7 +38,7 @@ static int run_one(struct nrv_model *m, int threads, int n_seq, int n_prompt, in
 	struct nrv_engine_params p = {
 		.n_threads = threads, .n_ctx = n_prompt + n_gen + 1, .block_tokens = bt,
 		.kv_blocks = n_seq * per_seq + per_seq, .step_tokens = 512,
-		.max_running = n_seq, .max_queued = n_seq, .timeout_ms = -1,
+		.max_running = n_seq, .max_queued = n_seq, .timeout_ms = -1, .device = device,
 	};
 	struct nrv_engine *e;
 	char err[256];
@@ -110,8 +112,9 @@ int main(int argc, char **argv)
 {
 	const char *model = NULL, *conc = "1,8,64";
 	int threads = 2, n_prompt = 32, n_gen = 64, c;
-	while ((c = getopt(argc, argv, "m:t:p:n:c:h")) != -1) {
+	while ((c = getopt(argc, argv, "m:t:p:n:c:d:h")) != -1) {
 		switch (c) {
+		case 'd': device = optarg; break;
 		case 'm': model = optarg; break;
 		case 't': threads = atoi(optarg); break;
 		case 'p': n_prompt = atoi(optarg); break;
@@ -119,7 +122,7 @@ int main(int argc, char **argv)
 		case 'c': conc = optarg; break;
 		default:
 			fprintf(stderr, "usage: engine-bench -m MODEL [-t THREADS] [-p PROMPT] [-n GEN] "
-					"[-c 1,8,64]\n");
+					"[-c 1,8,64] [-d cpu|cuda|cuda:N]\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}

@@ -38,12 +38,14 @@ struct bench_opts {
 	int cores[256], n_cores;
 	bool warmup;
 	int load_mode;
+	const char *device;  /* --device: cpu, cuda[:N], auto */
 	enum out_fmt fmt;
 };
 
 struct result {
 	const char *test_kind; /* "pp" or "tg" */
 	int n_prompt, n_gen, threads;
+	char backend[16];      /* the backend that ran it: "cpu", "cuda" */
 	double samples_ns[MAX_REPS];
 	int n_samples;
 	double avg_ns, stddev_ns, avg_ts, stddev_ts;
@@ -67,6 +69,7 @@ static void bench_usage(FILE *f)
 		"      --cores LIST        pin workers to these cores, e.g. 0,1\n"
 		"      --no-warmup         skip the untimed warm-up run\n"
 		"      --load MODE         uring (default), read or mmap: how weights are held\n"
+		"      --device DEV        cpu (default), cuda, cuda:N, or auto (a GPU when one is visible)\n"
 		"  -o, --output FMT        md (default), json, jsonl or csv\n"
 		"  -h, --help              this text\n"
 		"\n"
@@ -88,7 +91,7 @@ static int parse_list(const char *s, int lo, int hi, int *out, int *n)
 
 static int parse_bench_opts(int argc, char **argv, struct bench_opts *o)
 {
-	enum { OPT_CORES = 256, OPT_NOWARM, OPT_LOAD };
+	enum { OPT_CORES = 256, OPT_NOWARM, OPT_LOAD, OPT_DEVICE };
 	static const struct option lo[] = {
 		{ "model", required_argument, 0, 'm' },
 		{ "n-prompt", required_argument, 0, 'p' },
@@ -100,6 +103,7 @@ static int parse_bench_opts(int argc, char **argv, struct bench_opts *o)
 		{ "cores", required_argument, 0, OPT_CORES },
 		{ "no-warmup", no_argument, 0, OPT_NOWARM },
 		{ "load", required_argument, 0, OPT_LOAD },
+		{ "device", required_argument, 0, OPT_DEVICE },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -130,6 +134,7 @@ static int parse_bench_opts(int argc, char **argv, struct bench_opts *o)
 			else if (!strcmp(optarg, "csv")) o->fmt = OUT_CSV;
 			else bad = 1;
 			break;
+		case OPT_DEVICE: o->device = optarg; break;
 		case OPT_CORES:
 			o->n_cores = nrv_parse_cpu_list(optarg, o->cores, 256);
 			bad = o->n_cores <= 0;
@@ -197,7 +202,7 @@ static int run_test(struct nrv_model *m, const struct bench_opts *o, int threads
 	int need = n_prompt + n_gen;
 	struct nrv_ctx_params p = {
 		.n_ctx = need, .n_batch = o->n_batch ? o->n_batch : 512, .n_threads = threads,
-		.cores = o->n_cores ? o->cores : NULL, .n_cores = o->n_cores,
+		.cores = o->n_cores ? o->cores : NULL, .n_cores = o->n_cores, .device = o->device,
 	};
 	if (need > m->cfg.n_ctx_train) {
 		snprintf(err, errlen, "test of %d tokens exceeds the model's context %d", need,
@@ -218,6 +223,7 @@ static int run_test(struct nrv_model *m, const struct bench_opts *o, int threads
 	r->n_prompt = n_prompt;
 	r->n_gen = n_gen;
 	r->threads = threads;
+	snprintf(r->backend, sizeof(r->backend), "%s", nrv_ctx_backend_name(c));
 	r->n_samples = 0;
 	if (o->warmup) {
 		double t = run_once(c, toks, n_prompt, n_gen, m->cfg.n_vocab, &seed);
@@ -315,7 +321,10 @@ static void print_md(const struct model_desc *d, const struct result *r)
 	char tn[32], ts[48], be[32];
 	test_name(r, tn, sizeof(tn));
 	snprintf(ts, sizeof(ts), "%.2f ± %.2f", r->avg_ts, r->stddev_ts);
-	snprintf(be, sizeof(be), "CPU/%s", d->isa);
+	if (!strcmp(r->backend, "cuda"))
+		snprintf(be, sizeof(be), "CUDA");
+	else
+		snprintf(be, sizeof(be), "CPU/%s", d->isa);
 	printf("| %-30s | %10s | %10s | %-10s | %7d | %15s | %20s |\n", d->desc, d->size, d->params,
 	       be, r->threads, tn, ts);
 	fflush(stdout);
@@ -326,7 +335,8 @@ static void print_json_obj(const struct model_desc *d, const struct result *r, c
 	char tn[32];
 	test_name(r, tn, sizeof(tn));
 	printf("{\"build_commit\": \"%s\", \"build_number\": 0, \"cpu_info\": \"%s\", \"gpu_info\": \"\", "
-	       "\"backends\": \"CPU\", \"model_filename\": \"", NRV_VERSION, d->isa);
+	       "\"backends\": \"%s\", \"model_filename\": \"", NRV_VERSION, d->isa,
+	       strcmp(r->backend, "cuda") ? "CPU" : "CUDA");
 	nrv_json_print_escaped(stdout, d->filename);
 	printf("\", \"model_type\": \"");
 	nrv_json_print_escaped(stdout, d->desc);
@@ -352,8 +362,9 @@ static void print_csv(const struct model_desc *d, const struct result *r, bool h
 		printf("model_type,model_size,model_n_params,backends,n_threads,n_prompt,n_gen,test,avg_ns,stddev_ns,avg_ts,stddev_ts\n");
 	char tn[32];
 	test_name(r, tn, sizeof(tn));
-	printf("\"%s\",%llu,%llu,\"CPU\",%d,%d,%d,\"%s\",%.0f,%.0f,%.6f,%.6f\n", d->desc,
-	       (unsigned long long)d->bytes, (unsigned long long)d->n_params, r->threads, r->n_prompt,
+	printf("\"%s\",%llu,%llu,\"%s\",%d,%d,%d,\"%s\",%.0f,%.0f,%.6f,%.6f\n", d->desc,
+	       (unsigned long long)d->bytes, (unsigned long long)d->n_params,
+	       strcmp(r->backend, "cuda") ? "CPU" : "CUDA", r->threads, r->n_prompt,
 	       r->n_gen, tn, r->avg_ns, r->stddev_ns, r->avg_ts, r->stddev_ts);
 	fflush(stdout);
 }

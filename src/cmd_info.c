@@ -7,7 +7,11 @@
  * followed by the validation error, and exit status 1: that is the case an
  * operator runs `info` for.
  */
+#include "config.h"
+
+#if NRV_HAVE_CJSON
 #include <cjson/cJSON.h>
+#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +64,7 @@ static void print_gstr(FILE *f, const struct nrv_gguf_str *s, size_t max)
 		fputs("...", f);
 }
 
+#if NRV_HAVE_CJSON
 /* A file string as valid UTF-8 for JSON: NUL bytes and invalid sequences
  * become U+FFFD. Returns a malloc'd string or NULL. */
 static char *utf8_clean(const struct nrv_gguf_str *s)
@@ -106,6 +111,8 @@ static cJSON *json_gstr(const struct nrv_gguf_str *s)
 	free(z);
 	return j;
 }
+
+#endif
 
 static void gather(struct info *in)
 {
@@ -293,6 +300,7 @@ static void print_text(FILE *f, const struct info *in)
 		fprintf(f, "%-16s FAILED: %s\n", "validation", in->verr);
 }
 
+#if NRV_HAVE_CJSON
 /* A float32 as the shortest decimal that reads back to it (1e-05, not
  * 9.99999974737875e-06). */
 static double f32_decimal(float v)
@@ -450,6 +458,8 @@ static cJSON *build_json(const struct info *in)
 	return o;
 }
 
+#endif
+
 int nrv_cmd_info(int argc, char **argv)
 {
 	const char *path = NULL;
@@ -518,6 +528,7 @@ int nrv_cmd_info(int argc, char **argv)
 	if (nrv_weights_digest(in->w, in->digest))
 		in->digest[0] = 0;
 	if (json) {
+#if NRV_HAVE_CJSON
 		cJSON *o = build_json(in);
 		char *s = o ? cJSON_Print(o) : NULL;
 		cJSON_Delete(o);
@@ -527,6 +538,11 @@ int nrv_cmd_info(int argc, char **argv)
 		}
 		puts(s);
 		cJSON_free(s);
+#else
+		fprintf(stderr, "nirvana: info: --json is not available: this build has no cJSON "
+				"(install libcjson-dev and reconfigure)\n");
+		goto out;
+#endif
 	} else {
 		print_text(stdout, in);
 	}

@@ -41,6 +41,7 @@ struct run_opts {
 	bool special;      /* parse special-token syntax in the prompt */
 	bool no_stats;
 	int load_mode;
+	const char *device;  /* --device: cpu, cuda[:N], auto */
 	bool mlock;
 	struct nrv_sampler_params sp;
 };
@@ -63,6 +64,7 @@ static void run_usage(FILE *f)
 		"  -b, --batch-size N      prompt tokens per step (default 512)\n"
 		"  -t, --threads N         worker threads (default: online CPUs)\n"
 		"      --cores LIST        pin workers to these cores, e.g. 0,1 or 2-5\n"
+		"      --device DEV        cpu (default), cuda, cuda:N, or auto (a GPU when one is visible)\n"
 		"      --chat              apply the model's chat template to the prompt\n"
 		"      --system TEXT       system message for --chat and interactive mode\n"
 		"      --chat-template NAME  use this chat format instead of the model's (chatml, llama3, ...)\n"
@@ -87,7 +89,7 @@ static void run_usage(FILE *f)
 enum {
 	OPT_TEMP = 256, OPT_TOPK, OPT_TOPP, OPT_MINP, OPT_REP, OPT_REPN, OPT_FREQ, OPT_PRES,
 	OPT_CHAT, OPT_SYSTEM, OPT_TMPL, OPT_SPECIAL, OPT_IGNORE_EOS, OPT_CORES, OPT_NOSTATS, OPT_LOAD,
-	OPT_MLOCK,
+	OPT_MLOCK, OPT_DEVICE,
 };
 
 static int parse_run_opts(int argc, char **argv, struct run_opts *o)
@@ -117,6 +119,7 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		{ "cores", required_argument, 0, OPT_CORES },
 		{ "no-stats", no_argument, 0, OPT_NOSTATS },
 		{ "load", required_argument, 0, OPT_LOAD },
+		{ "device", required_argument, 0, OPT_DEVICE },
 		{ "mlock", no_argument, 0, OPT_MLOCK },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -155,6 +158,7 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		case OPT_IGNORE_EOS: o->ignore_eos = true; break;
 		case OPT_NOSTATS: o->no_stats = true; break;
 		case OPT_MLOCK: o->mlock = true; break;
+		case OPT_DEVICE: o->device = optarg; break;
 		case OPT_LOAD:
 			o->load_mode = nrv_load_mode_parse(optarg);
 			bad = o->load_mode < 0;
@@ -509,7 +513,7 @@ int nrv_cmd_run(int argc, char **argv)
 	}
 	struct nrv_ctx_params cp = {
 		.n_ctx = o.n_ctx, .n_batch = o.n_batch, .n_threads = o.n_threads,
-		.cores = o.n_cores ? o.cores : NULL, .n_cores = o.n_cores,
+		.cores = o.n_cores ? o.cores : NULL, .n_cores = o.n_cores, .device = o.device,
 	};
 	int status = 1;
 	if ((rc = nrv_ctx_create(s.m, &cp, &s.ctx, err, sizeof(err)))) {

@@ -803,7 +803,7 @@ int nrv_engine_create(struct nrv_model *m, const struct nrv_engine_params *pp,
 		.n_threads = p->n_threads, .cores = e->cores, .n_cores = p->n_cores,
 		.max_tokens = p->step_tokens, .max_seqs = p->max_running,
 		.max_logits = p->max_running, .max_ctx = p->n_ctx,
-		.kv_blocks = p->kv_blocks, .block_tokens = p->block_tokens,
+		.kv_blocks = p->kv_blocks, .block_tokens = p->block_tokens, .device = p->device,
 	};
 	rc = nrv_runner_create(m, &rp, &e->run, err, errlen);
 	if (rc)

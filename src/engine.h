@@ -45,6 +45,7 @@ struct nrv_engine_params {
 	int max_running;      /* sequences in the batch at once; 0: 64 */
 	int max_queued;       /* requests waiting for admission; past it submit says -EAGAIN; 0: 1000 */
 	int timeout_ms;       /* per-request limit from submit to last token; 0: 30000; < 0: none */
+	const char *device;   /* backend: "cpu" (NULL: the same), "cuda", "cuda:N", "auto" */
 };
 
 /* Most alternatives a TOKEN event carries (OpenAI caps top_logprobs at 20). */

@@ -196,7 +196,10 @@ struct nrv_runner {
 	nrv_half *kpool, *vpool;    /* (n_layer, kv_blocks, block_tokens, kv_dim) */
 	/* step scratch, (max_tokens, width) each, backend memory */
 	float *x, *xb, *q, *k, *v, *att, *tmp, *gate, *up, *hid;
-	float *logits;              /* (max_logits, n_vocab) */
+	float *logits;              /* (max_logits, n_vocab), backend memory */
+	float *logits_host;         /* the same on the host (logits itself when the
+				     * backend's memory is host memory) */
+	float *norms;               /* backend copy of m->norms, (2 * n_layer + 1, n_embd) */
 	int32_t *tok;               /* (max_tokens) host: the step's ids */
 	int32_t *pos;               /* (max_tokens) host: the step's positions */
 	struct nrv_kv_view *views;  /* (max_seqs) host: one layer's views, for attention_multi */
@@ -216,8 +219,11 @@ void nrv_runner_destroy(struct nrv_runner *r)
 				  r->hid, r->logits };
 		for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
 			o->free(r->be, bufs[i]);
+		o->free(r->be, r->norms);
 		o->destroy(r->be);
 	}
+	if (r->logits_host != r->logits)
+		free(r->logits_host);
 	free(r->tok);
 	free(r->pos);
 	free(r->views);
@@ -247,18 +253,24 @@ int nrv_runner_create(struct nrv_model *m, const struct nrv_runner_params *p,
 	r->p = *p;
 	if (r->p.n_threads <= 0)
 		r->p.n_threads = 1;
-	r->ops = &nrv_backend_cpu_ops;
+	int device = 0;
+	int rc = nrv_backend_select(p->device, &r->ops, &device, err, errlen);
+	if (rc) {
+		free(r);
+		return rc;
+	}
 	int max_row = mc->n_ff > mc->n_embd ? mc->n_ff : mc->n_embd;
 	struct nrv_backend_cfg bc = {
 		.n_threads = r->p.n_threads, .cores = p->cores, .n_cores = p->n_cores,
 		.max_tokens = p->max_tokens > p->max_logits ? p->max_tokens : p->max_logits,
-		.max_row = max_row, .max_ctx = p->max_ctx, .max_heads = mc->n_head,
+		.max_row = max_row, .max_ctx = p->max_ctx, .max_heads = mc->n_head, .device = device,
 	};
-	int rc = r->ops->create(&bc, &r->be);
+	rc = r->ops->create(&bc, &r->be);
 	if (rc) {
 		snprintf(err, errlen, "cannot start the %s backend: %s", r->ops->name,
-			 rc == -ENOTSUP ? "the forced CPU kernel path (NRV_CPU) is unknown or unsupported here"
-					: strerror(-rc));
+			 rc == -ENOTSUP && r->ops == &nrv_backend_cpu_ops
+				 ? "the forced CPU kernel path (NRV_CPU) is unknown or unsupported here"
+				 : strerror(-rc));
 		free(r);
 		return rc;
 	}
@@ -301,13 +313,24 @@ int nrv_runner_create(struct nrv_model *m, const struct nrv_runner_params *p,
 	r->gate = r->ops->alloc(r->be, (size_t)B * F * sizeof(float));
 	r->up = r->ops->alloc(r->be, (size_t)B * F * sizeof(float));
 	r->hid = r->ops->alloc(r->be, (size_t)B * F * sizeof(float));
-	r->logits = r->ops->alloc(r->be, (size_t)p->max_logits * mc->n_vocab * sizeof(float));
+	size_t logit_bytes = (size_t)p->max_logits * mc->n_vocab * sizeof(float);
+	r->logits = r->ops->alloc(r->be, logit_bytes);
+	r->logits_host = r->ops->host_memory ? r->logits : malloc(logit_bytes);
 	r->tok = malloc((size_t)B * sizeof(int32_t));
 	r->pos = malloc((size_t)B * sizeof(int32_t));
 	r->views = malloc((size_t)p->max_seqs * sizeof(*r->views));
 	r->seq_n = malloc((size_t)p->max_seqs * sizeof(int));
-	if (!r->views || !r->seq_n || !r->kpool || !r->vpool || !r->x || !r->xb || !r->q || !r->k || !r->v || !r->att ||
-	    !r->tmp || !r->gate || !r->up || !r->hid || !r->logits || !r->tok || !r->pos) {
+	/* The norm weights, where the backend's ops can read them. */
+	size_t norm_bytes = ((size_t)2 * mc->n_layer + 1) * (size_t)E * sizeof(float);
+	r->norms = r->ops->alloc(r->be, norm_bytes);
+	if (r->norms && r->ops->write(r->be, r->norms, m->norms, norm_bytes)) {
+		snprintf(err, errlen, "cannot copy the norm weights to the %s backend", r->ops->name);
+		nrv_runner_destroy(r);
+		return -EIO;
+	}
+	if (!r->views || !r->seq_n || !r->kpool || !r->vpool || !r->x || !r->xb || !r->q || !r->k ||
+	    !r->v || !r->att || !r->tmp || !r->gate || !r->up || !r->hid || !r->logits ||
+	    !r->logits_host || !r->tok || !r->pos || !r->norms) {
 		snprintf(err, errlen, "out of memory for a KV pool of %d x %d positions and %d-token steps",
 			 p->kv_blocks, p->block_tokens, B);
 		nrv_runner_destroy(r);
@@ -336,6 +359,12 @@ static void matmuls(struct nrv_runner *r, const struct nrv_tensor *const *w, int
 		return;
 	for (int i = 0; i < n_w; i++)
 		r->ops->matmul(r->be, w[i], x, n, y[i]);
+}
+
+/* The backend's copy of a norm weight of m->norms. */
+static const float *norm_w(const struct nrv_runner *r, const float *host)
+{
+	return r->norms + (host - r->m->norms);
 }
 
 /* Checks a step against the runner's bounds; fills tok and pos. */
@@ -391,11 +420,20 @@ int nrv_runner_step(struct nrv_runner *r, const struct nrv_batch_seq *seqs, int 
 		.n_head = mc->n_head, .n_kv_head = mc->n_head_kv, .head_dim = hd,
 		.scale = 1.0f / sqrtf((float)hd),
 	};
+	/* One sequence's single-token step that writes one logits row issues
+	 * the same ops on the same buffers every time for a given block-table
+	 * length: a backend may record it once and replay it (the key). */
+	if (o->step_begin) {
+		int key = n_seqs == 1 && n == 1 && n_out == 1 ? 1 + seqs[0].n_blocks : 0;
+		rc = o->step_begin(be, key);
+		if (rc)
+			return rc;
+	}
 	o->get_rows(be, &m->tok_embd, r->tok, n, r->x);
 	for (int l = 0; l < mc->n_layer; l++) {
 		const struct nrv_layer *L = &m->layers[l];
 		size_t layer_off = (size_t)l * r->layer_elems;
-		o->rmsnorm(be, r->x, L->attn_norm, r->xb, n, E, mc->norm_eps);
+		o->rmsnorm(be, r->x, norm_w(r, L->attn_norm), r->xb, n, E, mc->norm_eps);
 		const struct nrv_tensor *qkv_w[3] = { &L->wq, &L->wk, &L->wv };
 		float *qkv_y[3] = { r->q, r->k, r->v };
 		matmuls(r, qkv_w, 3, r->xb, n, qkv_y);
@@ -421,7 +459,7 @@ int nrv_runner_step(struct nrv_runner *r, const struct nrv_batch_seq *seqs, int 
 		}
 		o->matmul(be, &L->wo, r->att, n, r->tmp);
 		o->add(be, r->x, r->tmp, n * E);
-		o->rmsnorm(be, r->x, L->ffn_norm, r->xb, n, E, mc->norm_eps);
+		o->rmsnorm(be, r->x, norm_w(r, L->ffn_norm), r->xb, n, E, mc->norm_eps);
 		const struct nrv_tensor *gu_w[2] = { &L->w_gate, &L->w_up };
 		float *gu_y[2] = { r->gate, r->up };
 		matmuls(r, gu_w, 2, r->xb, n, gu_y);
@@ -438,12 +476,15 @@ int nrv_runner_step(struct nrv_runner *r, const struct nrv_batch_seq *seqs, int 
 			if (!k)
 				continue;
 			const float *last = r->x + (size_t)(t + seqs[i].n - k) * E;
-			o->rmsnorm(be, last, m->output_norm, r->xb + (size_t)row * E, k, E, mc->norm_eps);
+			o->rmsnorm(be, last, norm_w(r, m->output_norm), r->xb + (size_t)row * E, k, E,
+				   mc->norm_eps);
 			row += k;
 		}
 		o->matmul(be, &m->output, r->xb, n_out, r->logits);
 	}
 	rc = o->sync(be);
+	if (!rc && n_out > 0 && r->logits_host != r->logits)
+		rc = o->read(be, r->logits_host, r->logits, (size_t)n_out * mc->n_vocab * sizeof(float));
 	if (rc)
 		return rc;
 	r->last_rows = n_out;
@@ -454,7 +495,7 @@ const float *nrv_runner_logits(const struct nrv_runner *r, int i)
 {
 	if (i < 0 || i >= r->last_rows)
 		return NULL;
-	return r->logits + (size_t)i * r->m->cfg.n_vocab;
+	return r->logits_host + (size_t)i * r->m->cfg.n_vocab;
 }
 
 /* ---- context: the one-sequence case ---- */
@@ -506,6 +547,7 @@ int nrv_ctx_create(struct nrv_model *m, const struct nrv_ctx_params *p, struct n
 		.max_tokens = c->p.n_batch, .max_seqs = 1,
 		.max_logits = c->p.all_logits ? c->p.n_batch : 1,
 		.max_ctx = c->p.n_ctx, .kv_blocks = 1, .block_tokens = c->p.n_ctx,
+		.device = p->device,
 	};
 	int rc = nrv_runner_create(m, &rp, &c->r, err, errlen);
 	if (rc) {

@@ -138,6 +138,8 @@ struct nrv_runner_params {
 	int max_ctx;        /* longest sequence, positions (<= the trained context) */
 	int kv_blocks;      /* blocks in the KV pool (>= 1) */
 	int block_tokens;   /* positions per block (>= 1) */
+	const char *device; /* "cpu" (NULL, "": the same), "cuda", "cuda:N" or "auto"
+			     * (kernels/backend.h nrv_backend_select) */
 };
 
 struct nrv_runner;
@@ -154,7 +156,9 @@ void nrv_runner_destroy(struct nrv_runner *r);
  * them with nrv_runner_logits. Returns 0; -EINVAL for a bad token id,
  * block id, count (n < 1, n_logits outside 0..n, more than the maxima of
  * the params) or a block table too short; -ENOSPC when a sequence would
- * pass max_ctx. Nothing runs when it fails. Allocates nothing.
+ * pass max_ctx. Nothing runs when it fails. Allocates nothing. A device
+ * backend's failure returns its error (-EIO, logged); the runner is
+ * unusable after it.
  */
 int nrv_runner_step(struct nrv_runner *r, const struct nrv_batch_seq *seqs, int n_seqs);
 /* Logit row i (n_vocab floats) of the last step, or NULL past its rows. */
@@ -174,6 +178,8 @@ struct nrv_ctx_params {
 	const int *cores; /* pin workers here, or NULL */
 	int n_cores;
 	bool all_logits;  /* keep logits for every token of a step (perplexity, tests) */
+	const char *device; /* "cpu" (NULL, "": the same), "cuda", "cuda:N" or "auto"
+			     * (kernels/backend.h nrv_backend_select) */
 };
 
 struct nrv_ctx;
@@ -186,7 +192,8 @@ void nrv_ctx_destroy(struct nrv_ctx *c);
 /*
  * Run tokens[0..n) at positions pos0.. through the model, appending to the
  * KV cache; n may exceed n_batch (it is split). Returns 0, -EINVAL for a
- * bad token id, or -ENOSPC when pos0 + n exceeds n_ctx.
+ * bad token id, -ENOSPC when pos0 + n exceeds n_ctx, or the backend's
+ * error (-EIO: a device failure, logged; the context is unusable after it).
  * Logits: those of the last token (or of every token with all_logits) are
  * available from nrv_ctx_logits afterwards.
  */

@@ -667,8 +667,18 @@ static int cpu_sync(struct nrv_backend *be)
 	return 0; /* every op completes before it returns */
 }
 
+/* Backend memory is host memory: both directions are a memcpy. */
+static int cpu_copy(struct nrv_backend *be, void *dst, const void *src, size_t bytes)
+{
+	(void)be;
+	if (bytes)
+		memcpy(dst, src, bytes);
+	return 0;
+}
+
 const struct nrv_backend_ops nrv_backend_cpu_ops = {
 	.name = "cpu",
+	.host_memory = 1,
 	.create = cpu_create,
 	.destroy = cpu_destroy,
 	.alloc = cpu_alloc,
@@ -685,4 +695,6 @@ const struct nrv_backend_ops nrv_backend_cpu_ops = {
 	.swiglu = cpu_swiglu,
 	.add = cpu_add,
 	.sync = cpu_sync,
+	.write = cpu_copy,
+	.read = cpu_copy,
 };
