@@ -54,12 +54,12 @@ count_meson() { # builddir
 	skipped=$((skipped + $3))
 	echo "   $1 passed, $2 failed, $3 skipped"
 	# the reason of every skipped test, so a skip is never silent
-	grep -ho '\[SKIP\] [^"]*' "$dir/meson-logs/testlog.txt" 2>/dev/null | sed 's/\\n.*//' | sort -u | sed 's/^/   /'
+	grep -hoE '(\[SKIP\] |SKIP test_)[^"]*' "$dir/meson-logs/testlog.txt" 2>/dev/null | sed 's/\\n.*//' | sort -u | sed 's/^/   /'
 }
 
 log="$(mktemp)"
-stage "unit tests (meson: fast, slow)"
-meson test -C "$NRV_BUILD" --suite fast --suite slow --print-errorlogs 2>&1 | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):' || true
+stage "unit tests (meson: fast, slow, gpu)"
+meson test -C "$NRV_BUILD" --suite fast --suite slow --suite gpu --print-errorlogs 2>&1 | tee "$log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):' || true
 count_meson "$NRV_BUILD"
 stage_done
 
