@@ -47,7 +47,12 @@ stage() {
 	timeout -k 10 "$limit" "$@" >"$OUT/$name.log" 2>&1
 	rc=$?
 	t1=$(date +%s)
-	tail -n 60 "$OUT/$name.log"
+	# The GPU test stages print their whole output (every FAIL line is in
+	# gpu-check.log); the rest only their tail.
+	case $name in
+	gpu-ops | gpu-ops-memcheck | gpu-model) cat "$OUT/$name.log" ;;
+	*) tail -n 60 "$OUT/$name.log" ;;
+	esac
 	local what=FAIL
 	case $rc in
 	0) what=ok ;;
@@ -183,8 +188,24 @@ stage meson-gpu-suite 300 meson test -C "$BUILD" --suite gpu --suite fast --prin
 		grep -E '^\|' "$OUT/$b.log" 2>/dev/null | grep -v -- '---' || echo "(no table)"
 	done
 	echo
+	echo "---- FAIL lines of the GPU tests ----"
+	for b in gpu-ops gpu-model; do
+		echo "[$b]"
+		grep -E 'FAIL|passed, .* failed' "$OUT/$b.log" 2>/dev/null || echo "(none)"
+	done
+	echo
 	echo "total $(($(date +%s) - T_START))s"
 } | tee -a "$SUMMARY"
 rm -rf "$TMP"
 echo "summary: $SUMMARY"
+# The device machine returns only a few files: every stage log goes into
+# one archive; summary.txt and gpu-check.log stay beside it.
+(
+	cd "$OUT" || exit 0
+	logs=$(ls -- *.log *.txt 2>/dev/null | grep -vx -e gpu-check.log -e summary.txt)
+	if [ -n "$logs" ] && tar -czf logs.tar.gz $logs; then
+		rm -f $logs
+	fi
+)
+ls -la "$OUT"
 exit 0

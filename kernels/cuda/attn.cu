@@ -13,6 +13,12 @@
  * product. Positions map to pool slots through the sequence's block table
  * (blocks[p / block_tokens]).
  *
+ * attention_multi runs the same kernel once for every token of a step of
+ * many sequences: each token finds its sequence's block table at its own
+ * offset (toff[t]) into the step's concatenated tables, so one launch
+ * replaces one per sequence and every query gets the bits a launch of its
+ * own would give (the kernel's arithmetic does not depend on the grid).
+ *
  * Decode with few heads and long contexts would profit from splitting the
  * keys across blocks (flash-decoding); the batched engine step keeps many
  * blocks busy instead.
@@ -31,7 +37,8 @@ __global__ void __launch_bounds__(NRV_CU_ATTN_THREADS)
 k_attention(int n_head, int group, int hd, float scale, const __half *__restrict__ kpool,
 	    const __half *__restrict__ vpool, const int32_t *__restrict__ blocks, int bt,
 	    int kv_dim, size_t score_bytes, const float *__restrict__ q,
-	    const int32_t *__restrict__ pos, float *__restrict__ out)
+	    const int32_t *__restrict__ pos, const int32_t *__restrict__ toff,
+	    float *__restrict__ out)
 {
 	extern __shared__ __align__(16) unsigned char smem[];
 	float *s = (float *)smem;                           /* (len) scores */
@@ -40,6 +47,8 @@ k_attention(int n_head, int group, int hd, float scale, const __half *__restrict
 	float *redf = (float *)red;
 	int h = blockIdx.x, t = blockIdx.y;
 	int kvh = h / group;
+	if (toff)
+		blocks += toff[t];
 	/* A position past the scores' room (or negative) would overrun shared
 	 * memory: clamp it; the caller validated positions already. */
 	int len = pos[t] + 1, cap = (int)(score_bytes / sizeof(float));
@@ -132,6 +141,24 @@ int nrv__cu_attention(struct nrv_cu_backend *be, const struct nrv_attn_params *p
 	dim3 grid(gx, gy);
 	k_attention<<<grid, NRV_CU_ATTN_THREADS, be->attn_smem, be->stream>>>(
 		p->n_head, p->n_head / p->n_kv_head, p->head_dim, p->scale, (const __half *)kpool,
-		(const __half *)vpool, blocks, block_tokens, kv_dim, score_bytes, q, pos, out);
+		(const __half *)vpool, blocks, block_tokens, kv_dim, score_bytes, q, pos, NULL, out);
+	return NRV_CU(be, cudaGetLastError());
+}
+
+int nrv__cu_attention_multi(struct nrv_cu_backend *be, const struct nrv_attn_params *p,
+			    const nrv_half *kpool, const nrv_half *vpool, const int32_t *tables,
+			    const int32_t *toff, int block_tokens, int kv_dim, const float *q,
+			    int n, const int32_t *pos, float *out)
+{
+	uint32_t gx, gy;
+	if (nrv_cu_attn_grid(p->n_head, n, &gx, &gy) || p->n_kv_head < 1 ||
+	    p->n_head % p->n_kv_head || p->head_dim < 1 || p->head_dim > NRV_MAX_HEAD_DIM ||
+	    block_tokens < 1 || !toff)
+		return -EINVAL;
+	size_t score_bytes = nrv_cu_attn_smem(be->cfg.max_ctx, 0) - 32 * sizeof(double);
+	dim3 grid(gx, gy);
+	k_attention<<<grid, NRV_CU_ATTN_THREADS, be->attn_smem, be->stream>>>(
+		p->n_head, p->n_head / p->n_kv_head, p->head_dim, p->scale, (const __half *)kpool,
+		(const __half *)vpool, tables, block_tokens, kv_dim, score_bytes, q, pos, toff, out);
 	return NRV_CU(be, cudaGetLastError());
 }

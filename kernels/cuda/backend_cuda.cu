@@ -130,6 +130,41 @@ static void stage_room(cub *c, size_t slots)
 	c->n_cache = 0;
 }
 
+/* Reserve `slots` (a multiple of 32) staging slots; the slot offset, or
+ * -1 after a failure (noted). A full area inside one step is waited for
+ * and started over, which drops the cache. */
+static int64_t stage_reserve(cub *c, size_t slots)
+{
+	if (slots > c->stage_cap) {
+		note(c, -E2BIG, "staging a host array");
+		return -1;
+	}
+	if (c->stage_used + slots > c->stage_cap) {
+		if (c->gstate != NRV_CU_G_NONE) {
+			note(c, -E2BIG, "staging area full inside a recorded step");
+			return -1;
+		}
+		/* Full within one step: wait for the queued copies, start over. */
+		if (NRV_CU(c, cudaStreamSynchronize(c->stream)))
+			return -1;
+		c->stage_used = 0;
+		c->n_cache = 0;
+	}
+	size_t off = c->stage_used;
+	c->stage_used += slots;
+	return (int64_t)off;
+}
+
+/* Queue the copy of staged slots [off, off + n) to the device (on replay
+ * the graph's own copy node reads the pinned slots). 0 or -EIO. */
+static int stage_send(cub *c, size_t off, size_t n)
+{
+	if (replaying(c))
+		return 0;
+	return NRV_CU(c, cudaMemcpyAsync(c->stage_d + off, c->stage_h + off, n * sizeof(int32_t),
+					 cudaMemcpyHostToDevice, c->stream));
+}
+
 /* Device copy of n int32 at host, or NULL after a failure. */
 static const int32_t *stage(cub *c, const int32_t *host, size_t n)
 {
@@ -139,30 +174,13 @@ static const int32_t *stage(cub *c, const int32_t *host, size_t n)
 		    !memcmp(c->stage_h + s->off, host, n * sizeof(int32_t)))
 			return c->stage_d + s->off;
 	}
-	size_t need = nrv_cu_stage_round(n ? n : 1);
-	if (need > c->stage_cap) {
-		note(c, -E2BIG, "staging a host array");
+	int64_t at = stage_reserve(c, nrv_cu_stage_round(n ? n : 1));
+	if (at < 0)
 		return NULL;
-	}
-	if (c->stage_used + need > c->stage_cap) {
-		if (c->gstate != NRV_CU_G_NONE) {
-			note(c, -E2BIG, "staging area full inside a recorded step");
-			return NULL;
-		}
-		/* Full within one step: wait for the queued copies, start over. */
-		if (NRV_CU(c, cudaStreamSynchronize(c->stream)))
-			return NULL;
-		c->stage_used = 0;
-		c->n_cache = 0;
-	}
-	size_t off = c->stage_used;
+	size_t off = (size_t)at;
 	memcpy(c->stage_h + off, host, n * sizeof(int32_t));
-	/* On replay the graph's own copy node reads this pinned slot. */
-	if (!replaying(c) &&
-	    NRV_CU(c, cudaMemcpyAsync(c->stage_d + off, c->stage_h + off, n * sizeof(int32_t),
-				      cudaMemcpyHostToDevice, c->stream)))
+	if (stage_send(c, off, n))
 		return NULL;
-	c->stage_used += need;
 	struct nrv_cu_staged *s = &c->cache[c->n_cache < NRV_CU_STAGE_CACHE ? c->n_cache++ :
 					    (int)(off / 32 % NRV_CU_STAGE_CACHE)];
 	s->host = host;
@@ -664,6 +682,56 @@ static void cu_attention(struct nrv_backend *be, const struct nrv_attn_params *p
 					  d_pos, out), "attention");
 }
 
+/* Every sequence's tokens in one launch: the positions, each token's
+ * offset into the concatenated block tables and the tables go to the
+ * device in one copy (nrv_cu_views_layout). The views must share one pool
+ * (they do: one layer of the runner's cache); otherwise -EINVAL and the
+ * caller loops over attention(). */
+static int cu_attention_multi(struct nrv_backend *be, const struct nrv_attn_params *p,
+			      const struct nrv_kv_view *kv, int n_seqs, const float *q,
+			      const int *n_tok, const int32_t *pos, float *out)
+{
+	cub *c = cu(be);
+	if (n_seqs < 1 || !kv || !n_tok || !pos)
+		return -EINVAL;
+	int64_t n = 0, tab = 0;
+	for (int s = 0; s < n_seqs; s++) {
+		if (n_tok[s] < 1 || kv[s].n_blocks < 1 || kv[s].k != kv[0].k || kv[s].v != kv[0].v ||
+		    kv[s].block_tokens != kv[0].block_tokens || kv[s].kv_dim != kv[0].kv_dim)
+			return -EINVAL;
+		n += n_tok[s];
+		tab += kv[s].n_blocks;
+	}
+	if (n > c->cfg.max_tokens || n > (int64_t)NRV_CU_GRID_YZ_MAX)
+		return -EINVAL;
+	if (!enter(c))
+		return 0; /* the sticky error is sync's to report */
+	size_t rn = nrv_cu_stage_round((size_t)n);
+	int64_t at = stage_reserve(c, 2 * rn + nrv_cu_stage_round((size_t)tab));
+	if (at < 0)
+		return 0;
+	int32_t *h = c->stage_h + at;
+	memcpy(h, pos, (size_t)n * sizeof(int32_t));
+	if (nrv_cu_views_layout(kv, n_seqs, n_tok, (int)n, h + rn) < 0) {
+		note(c, -EINVAL, "attention_multi layout");
+		return 0;
+	}
+	int32_t *ht = h + 2 * rn;
+	for (int s = 0; s < n_seqs; ht += kv[s].n_blocks, s++)
+		memcpy(ht, kv[s].blocks, (size_t)kv[s].n_blocks * sizeof(int32_t));
+	if (stage_send(c, (size_t)at, 2 * rn + (size_t)tab))
+		return 0;
+	const int32_t *d = c->stage_d + at;
+	const void *a[] = { kv[0].k, kv[0].v, d, q, out, (const void *)(intptr_t)n,
+			    (const void *)(intptr_t)n_seqs, (const void *)(intptr_t)tab };
+	trace(c, 9, a, sizeof(a));
+	if (!replaying(c))
+		note(c, nrv__cu_attention_multi(c, p, kv[0].k, kv[0].v, d + 2 * rn, d + rn,
+						kv[0].block_tokens, kv[0].kv_dim, q, (int)n, d, out),
+		     "attention_multi");
+	return 0;
+}
+
 static void cu_swiglu(struct nrv_backend *be, const float *gate, const float *up, float *out,
 		      int n)
 {
@@ -703,7 +771,7 @@ extern "C" const struct nrv_backend_ops nrv_backend_cuda_ops = {
 	/* .rope = */ cu_rope,
 	/* .kv_store = */ cu_kv_store,
 	/* .attention = */ cu_attention,
-	/* .attention_multi = */ NULL,
+	/* .attention_multi = */ cu_attention_multi,
 	/* .swiglu = */ cu_swiglu,
 	/* .add = */ cu_add,
 	/* .sync = */ cu_sync,

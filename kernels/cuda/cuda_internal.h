@@ -139,6 +139,13 @@ int nrv__cu_attention(struct nrv_cu_backend *be, const struct nrv_attn_params *p
 		      const nrv_half *kpool, const nrv_half *vpool, const int32_t *blocks,
 		      int block_tokens, int kv_dim, const float *q, int n, const int32_t *pos,
 		      float *out);
+/* attention over several sequences' tokens in one launch: token t reads
+ * its sequence's block table at tables + toff[t]; tables, toff and pos on
+ * the device (nrv_cu_views_layout). */
+int nrv__cu_attention_multi(struct nrv_cu_backend *be, const struct nrv_attn_params *p,
+			    const nrv_half *kpool, const nrv_half *vpool, const int32_t *tables,
+			    const int32_t *toff, int block_tokens, int kv_dim, const float *q,
+			    int n, const int32_t *pos, float *out);
 /* Allow attn_smem bytes of dynamic shared memory for the attention kernel. */
 int nrv__cu_attention_init(struct nrv_cu_backend *be);
 int nrv__cu_swiglu(struct nrv_cu_backend *be, const float *gate, const float *up, float *out,

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/backend.h"
 #include "kernels/quant.h"
 
 /* Elements a lane dequantizes at a time: one 32-block, or a 32-element
@@ -129,6 +130,38 @@ static inline size_t nrv_cu_stage_slots(int max_tokens, int max_ctx)
 static inline size_t nrv_cu_stage_round(size_t n)
 {
 	return (n + 31) & ~(size_t)31;
+}
+
+/*
+ * The staged arrays of a step over several sequences' KV views
+ * (attention_multi, one launch for every token of the step): the
+ * positions of the n tokens, then each token's offset into the block
+ * tables, then the sequences' block tables one after the other, each part
+ * starting at a multiple of 32 slots. Fills off[t] for the n tokens
+ * (sequence s owns n_tok[s] >= 1 consecutive tokens and kv[s].n_blocks >= 1
+ * table entries) and returns the slots the whole layout takes, or -EINVAL
+ * when a count is below 1, the tokens do not add up to n, or the layout
+ * would not fit in int32 offsets.
+ */
+static inline int64_t nrv_cu_views_layout(const struct nrv_kv_view *kv, int n_seqs,
+					  const int *n_tok, int n, int32_t *off)
+{
+	if (n_seqs < 1 || n < 1)
+		return -EINVAL;
+	int64_t t = 0, tab = 0;
+	for (int s = 0; s < n_seqs; s++) {
+		if (n_tok[s] < 1 || kv[s].n_blocks < 1 || n_tok[s] > n - t)
+			return -EINVAL;
+		for (int i = 0; i < n_tok[s]; i++)
+			off[t + i] = (int32_t)tab;
+		t += n_tok[s];
+		tab += kv[s].n_blocks;
+		if (tab > INT32_MAX / 2)
+			return -EINVAL;
+	}
+	if (t != n)
+		return -EINVAL;
+	return (int64_t)(2 * nrv_cu_stage_round((size_t)n) + nrv_cu_stage_round((size_t)tab));
 }
 
 #endif

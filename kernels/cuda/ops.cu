@@ -23,10 +23,13 @@ static __device__ double block_sum_double(double v, double *scratch)
 		scratch[warp] = v;
 	__syncthreads();
 	int nw = blockDim.x >> 5;
-	v = lane < nw ? scratch[lane] : 0.0;
-	if (warp == 0)
+	/* Only warp 0 reads the partial sums: thread 0 then overwrites
+	 * scratch[0], which another warp reading it would race with. */
+	if (warp == 0) {
+		v = lane < nw ? scratch[lane] : 0.0;
 		for (int o = 16; o > 0; o >>= 1)
 			v += __shfl_xor_sync(0xffffffffu, v, o);
+	}
 	if (threadIdx.x == 0)
 		scratch[0] = v;
 	__syncthreads();

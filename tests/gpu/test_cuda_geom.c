@@ -61,6 +61,43 @@ static void lane_cover(int64_t units)
 	CHECK(seen == units);
 }
 
+/* attention_multi's layout: every token of sequence s, looked up through
+ * the concatenated tables at its offset (as the kernel does), reaches the
+ * slots its own sequence's table gives; the staged parts fit the slots
+ * the layout reports. */
+static void views_cover(int n_seqs, const int *n_tok, const int *n_blocks, int bt)
+{
+	int n = 0, tab = 0;
+	for (int s = 0; s < n_seqs; s++) {
+		n += n_tok[s];
+		tab += n_blocks[s];
+	}
+	int32_t *off = calloc((size_t)n, sizeof(int32_t));
+	int32_t *tables = calloc((size_t)tab, sizeof(int32_t));
+	struct nrv_kv_view *kv = calloc((size_t)n_seqs, sizeof(*kv));
+	for (int i = 0; i < tab; i++)
+		tables[i] = (i * 7919) % 1000; /* any pool block */
+	for (int s = 0; s < n_seqs; s++)
+		kv[s].n_blocks = n_blocks[s];
+	int64_t slots = nrv_cu_views_layout(kv, n_seqs, n_tok, n, off);
+	CHECK(slots == (int64_t)(2 * nrv_cu_stage_round((size_t)n) + nrv_cu_stage_round((size_t)tab)));
+	CHECK(slots % 32 == 0);
+	for (int s = 0, t = 0, t0 = 0; s < n_seqs; t0 += n_blocks[s], s++)
+		for (int i = 0; i < n_tok[s]; i++, t++) {
+			CHECK(off[t] == t0);
+			/* the last position the sequence's table covers */
+			int last = n_blocks[s] * bt - 1;
+			for (int p = 0; p <= last; p += 5) {
+				const int32_t *mine = tables + t0, *via = tables + off[t];
+				CHECK(via[p / bt] == mine[p / bt]);
+				CHECK(off[t] + p / bt < tab);
+			}
+		}
+	free(off);
+	free(tables);
+	free(kv);
+}
+
 int main(void)
 {
 	int64_t rows[] = { 1, 3, 4, 5, 64, 203, 576, 1536, 49152 };
@@ -110,6 +147,30 @@ int main(void)
 	CHECK(s % 32 == 0);
 	CHECK(s >= 2 * (nrv_cu_stage_round(512) * 2 + nrv_cu_stage_round(4096)));
 	CHECK(nrv_cu_stage_round(1) == 32 && nrv_cu_stage_round(32) == 32 && nrv_cu_stage_round(33) == 64);
+
+	/* attention_multi layout */
+	{
+		int tok1[] = { 1 }, blk1[] = { 1 };
+		views_cover(1, tok1, blk1, 16);
+		int tok3[] = { 1, 45, 3 }, blk3[] = { 2, 3, 1 };
+		views_cover(3, tok3, blk3, 16);
+		int tok[256], blk[256];
+		for (int i = 0; i < 256; i++) {
+			tok[i] = 1;
+			blk[i] = 1 + i % 9;
+		}
+		views_cover(256, tok, blk, 16);
+		int32_t off[4];
+		int bad_tok[] = { 1, 0 }, ok_tok[] = { 2, 2 };
+		struct nrv_kv_view ok_kv[2] = { { .n_blocks = 1 }, { .n_blocks = 1 } };
+		struct nrv_kv_view bad_kv[2] = { { .n_blocks = 1 }, { .n_blocks = 0 } };
+		CHECK(nrv_cu_views_layout(ok_kv, 2, bad_tok, 1, off) == -EINVAL);
+		CHECK(nrv_cu_views_layout(bad_kv, 2, ok_tok, 4, off) == -EINVAL);
+		CHECK(nrv_cu_views_layout(ok_kv, 2, ok_tok, 3, off) == -EINVAL); /* n too small */
+		CHECK(nrv_cu_views_layout(ok_kv, 2, ok_tok, 5, off) == -EINVAL); /* n too large */
+		CHECK(nrv_cu_views_layout(ok_kv, 0, ok_tok, 4, off) == -EINVAL);
+		CHECK(nrv_cu_views_layout(ok_kv, 2, ok_tok, 4, off) == 96);
+	}
 
 	printf("%s\n", fails ? "FAILED" : "ok");
 	return fails ? 1 : 0;

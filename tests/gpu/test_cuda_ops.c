@@ -405,6 +405,94 @@ static void test_attention(struct pair *b, int nh, int nkv, int hd)
 	free(vc);
 }
 
+/* attention_multi: several sequences (decode and prefill chunks, own
+ * shuffled block tables in one pool) in one call give every query the
+ * bits attention() on its own sequence gives, and match the CPU. */
+static void test_attention_multi(struct pair *b, int nh, int nkv, int hd)
+{
+	enum { S = 5, BT = 16, NB = 4, POOL = S * NB + 2 };
+	const int n_tok[S] = { 1, 3, 1, 2, 1 }, pos0[S] = { 40, 17, 0, 60, 33 };
+	int kv_dim = nkv * hd, QD = nh * hd, n = 0;
+	for (int s = 0; s < S; s++)
+		n += n_tok[s];
+	size_t pool_elems = (size_t)POOL * BT * kv_dim;
+	int32_t tables[S][NB], perm[S * NB];
+	for (int i = 0; i < S * NB; i++)
+		perm[i] = i + 1;
+	for (int i = S * NB - 1; i > 0; i--) {
+		int j = (int)(rnd() % (uint32_t)(i + 1));
+		int32_t t = perm[i]; perm[i] = perm[j]; perm[j] = t;
+	}
+	for (int s = 0; s < S; s++)
+		for (int i = 0; i < NB; i++)
+			tables[s][i] = perm[s * NB + i];
+	nrv_half *kc = calloc(pool_elems, 2), *vc = calloc(pool_elems, 2);
+	nrv_half *kg = b->gpu->ops->alloc(b->gpu, pool_elems * 2);
+	nrv_half *vg = b->gpu->ops->alloc(b->gpu, pool_elems * 2);
+	struct nrv_kv_view vcpu[S], vgpu[S];
+	int32_t pos[64];
+	for (int s = 0, t = 0; s < S; s++) {
+		vcpu[s] = (struct nrv_kv_view){ .k = kc, .v = vc, .blocks = tables[s], .n_blocks = NB,
+						.block_tokens = BT, .kv_dim = kv_dim };
+		vgpu[s] = vcpu[s];
+		vgpu[s].k = kg;
+		vgpu[s].v = vg;
+		/* the whole history of the sequence, then its step's tokens */
+		int len = pos0[s] + n_tok[s];
+		int32_t hp[64];
+		for (int i = 0; i < len; i++)
+			hp[i] = i;
+		float *k = rand_floats((size_t)len * kv_dim, 1.0f), *v = rand_floats((size_t)len * kv_dim, 1.0f);
+		float *dk = dev_put(b->gpu, k, (size_t)len * kv_dim * 4), *dv = dev_put(b->gpu, v, (size_t)len * kv_dim * 4);
+		b->cpu->ops->kv_store(b->cpu, &vcpu[s], k, v, len, hp);
+		b->gpu->ops->kv_store(b->gpu, &vgpu[s], dk, dv, len, hp);
+		b->gpu->ops->sync(b->gpu);
+		b->gpu->ops->free(b->gpu, dk);
+		b->gpu->ops->free(b->gpu, dv);
+		free(k);
+		free(v);
+		for (int i = 0; i < n_tok[s]; i++, t++)
+			pos[t] = pos0[s] + i;
+	}
+	struct nrv_attn_params ap = { .n_head = nh, .n_kv_head = nkv, .head_dim = hd, .scale = 1.0f / sqrtf((float)hd) };
+	float *q = rand_floats((size_t)n * QD, 1.0f);
+	float *dq = dev_put(b->gpu, q, (size_t)n * QD * 4);
+	float *d1 = b->gpu->ops->alloc(b->gpu, (size_t)n * QD * 4);
+	float *dm = b->gpu->ops->alloc(b->gpu, (size_t)n * QD * 4);
+	float *oc = calloc((size_t)n * QD, 4);
+	for (int s = 0, t = 0; s < S; t += n_tok[s], s++)
+		b->gpu->ops->attention(b->gpu, &ap, &vgpu[s], dq + (size_t)t * QD, n_tok[s], pos + t,
+				       d1 + (size_t)t * QD);
+	char name[96];
+	int rc = b->gpu->ops->attention_multi ?
+		 b->gpu->ops->attention_multi(b->gpu, &ap, vgpu, S, dq, n_tok, pos, dm) : -ENOSYS;
+	snprintf(name, sizeof(name), "attention_multi heads %d/%d hd %d: accepted", nh, nkv, hd);
+	expect(name, rc == 0);
+	b->cpu->ops->attention_multi(b->cpu, &ap, vcpu, S, q, n_tok, pos, oc);
+	float *o1 = gpu_get(b->gpu, d1, (size_t)n * QD), *om = gpu_get(b->gpu, dm, (size_t)n * QD);
+	snprintf(name, sizeof(name), "attention_multi heads %d/%d hd %d: bits of one call each", nh, nkv, hd);
+	expect(name, !memcmp(o1, om, (size_t)n * QD * 4));
+	snprintf(name, sizeof(name), "attention_multi heads %d/%d hd %d vs cpu", nh, nkv, hd);
+	check(name, nmse(oc, om, (size_t)n * QD), 1e-6);
+	/* a view of another pool is refused, and nothing is written */
+	struct nrv_kv_view other[2] = { vgpu[0], vgpu[1] };
+	other[1].k = kc;
+	if (b->gpu->ops->attention_multi) {
+		int one[2] = { 1, 1 };
+		expect("attention_multi: views of two pools refused",
+		       b->gpu->ops->attention_multi(b->gpu, &ap, other, 2, dq, one, pos, dm) == -EINVAL);
+		int zero[2] = { 1, 0 };
+		expect("attention_multi: a sequence of 0 tokens refused",
+		       b->gpu->ops->attention_multi(b->gpu, &ap, vgpu, 2, dq, zero, pos, dm) == -EINVAL);
+	}
+	b->gpu->ops->free(b->gpu, dq);
+	b->gpu->ops->free(b->gpu, d1);
+	b->gpu->ops->free(b->gpu, dm);
+	b->gpu->ops->free(b->gpu, kg);
+	b->gpu->ops->free(b->gpu, vg);
+	free(q); free(oc); free(o1); free(om); free(kc); free(vc);
+}
+
 /* A queued op that fails is reported by sync, and nothing aborts. */
 static void test_error(const struct nrv_backend_ops *cu)
 {
@@ -453,6 +541,9 @@ int main(void)
 	test_attention(&b, 9, 3, 64);
 	test_attention(&b, 4, 4, 128);
 	test_attention(&b, 8, 1, 256);
+	test_attention_multi(&b, 9, 3, 64);
+	test_attention_multi(&b, 4, 4, 128);
+	test_attention_multi(&b, 8, 1, 256);
 	expect("gpu backend sync after all ops", b.gpu->ops->sync(b.gpu) == 0);
 	b.gpu->ops->destroy(b.gpu);
 	b.cpu->ops->destroy(b.cpu);
