@@ -30,6 +30,7 @@
 #include "jbuf.h"
 #include "log.h"
 #include "metrics.h"
+#include "mem/weights.h"
 #include "model.h"
 #include "net/uring/http.h"
 #include "textstream.h"
@@ -81,6 +82,8 @@ struct nrv_api {
 	uint64_t seq;
 	uint64_t rng;            /* seeds for requests that give none */
 	int64_t created;         /* Unix time at start, for /v1/models */
+	struct nrv_weights_stats wstats; /* how the weights are held, read once at create */
+	char digest[NRV_DIGEST_HEX];     /* XXH3-128 of the model file, "" if unknown */
 };
 
 static uint64_t next_rand(uint64_t *s)
@@ -495,6 +498,9 @@ static void gauges(struct nrv_api *a, struct nrv_metrics_gauges *g)
 		.model_id = a->model_id, .model_path = a->p.model->path, .http_open = hs.open,
 		.http_accepted = hs.accepted, .http_refused = hs.refused,
 		.http_timed_out = hs.timed_out,
+		.load_mode = a->wstats.mode, .backing = a->wstats.backing,
+		.huge_bytes = a->wstats.huge_bytes, .locked_bytes = a->wstats.locked_bytes,
+		.load_s = a->wstats.load_s, .digest = a->digest,
 	};
 }
 
@@ -793,6 +799,9 @@ int nrv_api_create(const struct nrv_api_params *p, struct nrv_api **out, char *e
 	a->rng = nrv_random_seed();
 	a->created = time(NULL);
 	resolve_template(a);
+	nrv_weights_stats(p->model->file, &a->wstats);
+	if (nrv_weights_digest(p->model->file, a->digest))
+		a->digest[0] = '\0';
 	*out = a;
 	return 0;
 oom:

@@ -52,7 +52,8 @@ static void serve_usage(FILE *f)
 		"      --max-connections N open connections at once (default 4096)\n"
 		"      --chat-template NAME  chat format instead of the model's (chatml, llama3, ...)\n"
 		"      --load MODE         how weights are held: uring (default), read or mmap\n"
-		"      --mlock             lock the weights in memory (needs `ulimit -l` or CAP_IPC_LOCK)\n"
+		"      --no-mlock          do not lock the weights in memory (locked by default; a refused\n"
+		"                          lock is a warning: raise `ulimit -l` or grant CAP_IPC_LOCK)\n"
 		"      --no-metrics        answer 404 on /metrics\n"
 		"  -h, --help              this text\n");
 }
@@ -72,7 +73,7 @@ struct serve_opts {
 
 enum {
 	OPT_ALIAS = 256, OPT_CONFIG, OPT_HOST, OPT_PORT, OPT_KEY, OPT_CORES, OPT_KV, OPT_STEP,
-	OPT_RUNNING, OPT_QUEUE, OPT_TIMEOUT, OPT_MAXTOK, OPT_MAXCONN, OPT_TMPL, OPT_LOAD, OPT_NOMETRICS, OPT_MLOCK,
+	OPT_RUNNING, OPT_QUEUE, OPT_TIMEOUT, OPT_MAXTOK, OPT_MAXCONN, OPT_TMPL, OPT_LOAD, OPT_NOMETRICS, OPT_MLOCK, OPT_NOMLOCK,
 };
 
 static int parse_opts(int argc, char **argv, struct serve_opts *o)
@@ -98,12 +99,14 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		{ "load", required_argument, 0, OPT_LOAD },
 		{ "no-metrics", no_argument, 0, OPT_NOMETRICS },
 		{ "mlock", no_argument, 0, OPT_MLOCK },
+		{ "no-mlock", no_argument, 0, OPT_NOMLOCK },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	o->port = o->threads = o->ctx = o->kv_blocks = o->step_tokens = o->max_running = o->queue =
 		o->max_tokens = o->max_connections = o->load_mode = -1;
 	o->timeout_ms = -2;
+	o->mlock = true; /* serve locks its weights unless told not to */
 	int ch;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "m:t:c:h", lo, NULL)) != -1) {
@@ -117,6 +120,7 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o)
 		case OPT_TMPL: o->chat_template = optarg; break;
 		case OPT_NOMETRICS: o->no_metrics = true; break;
 		case OPT_MLOCK: o->mlock = true; break;
+		case OPT_NOMLOCK: o->mlock = false; break;
 		case OPT_ALIAS:
 			name = "--alias";
 			bad = o->n_aliases >= NRV_CONF_MAX_ALIASES || !*optarg ||

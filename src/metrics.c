@@ -271,8 +271,23 @@ int nrv_metrics_health_json(const struct nrv_metrics *m, const struct nrv_metric
 		nrv_jbuf_cstr(b, g->model_id);
 		nrv_jbuf_puts(b, ",\"path\":");
 		nrv_jbuf_cstr(b, g->model_path ? g->model_path : "");
-		nrv_jbuf_printf(b, ",\"bytes\":%llu,\"loaded\":%s}", (unsigned long long)g->model_bytes,
+		nrv_jbuf_printf(b, ",\"bytes\":%llu,\"loaded\":%s", (unsigned long long)g->model_bytes,
 				g->loading ? "false" : "true");
+		if (g->load_mode) {
+			nrv_jbuf_puts(b, ",\"load\":{\"mode\":");
+			nrv_jbuf_cstr(b, g->load_mode);
+			nrv_jbuf_puts(b, ",\"backing\":");
+			nrv_jbuf_cstr(b, g->backing ? g->backing : "");
+			nrv_jbuf_printf(b, ",\"huge_bytes\":%llu,\"locked_bytes\":%llu,\"seconds\":%.3f,"
+					   "\"gb_per_s\":%.2f}",
+					(unsigned long long)g->huge_bytes, (unsigned long long)g->locked_bytes,
+					g->load_s, g->load_s > 0 ? (double)g->model_bytes / g->load_s / 1e9 : 0.0);
+		}
+		if (g->digest && g->digest[0]) {
+			nrv_jbuf_puts(b, ",\"digest\":");
+			nrv_jbuf_cstr(b, g->digest);
+		}
+		nrv_jbuf_puts(b, "}");
 	}
 	nrv_jbuf_printf(b, "],\"memory\":{\"rss_bytes\":%llu,\"model_bytes\":%llu,"
 			   "\"kv_blocks_used\":%d,\"kv_blocks_cached\":%d,\"kv_blocks_free\":%d,"

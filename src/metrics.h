@@ -83,6 +83,13 @@ struct nrv_metrics_gauges {
 	int http_open;
 	uint64_t http_accepted, http_refused, http_timed_out;
 	bool loading;               /* the model is not ready yet: /health says 503 */
+	/* How the weights are held (mem/weights.h stats); NULL strings: unknown. */
+	const char *load_mode;      /* "uring", "read" or "mmap" */
+	const char *backing;        /* "hugetlb", "thp", "plain" or "file" */
+	uint64_t huge_bytes;        /* bytes in huge pages */
+	uint64_t locked_bytes;      /* bytes locked in memory */
+	double load_s;              /* seconds the load took */
+	const char *digest;         /* XXH3-128 of the file, hex */
 };
 
 struct nrv_jemalloc_stats {
